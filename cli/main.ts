@@ -1,0 +1,90 @@
+/**
+ * The vitlab command line. It only declares commands; each action lazily imports its handler,
+ * which calls the library. One top-level catch turns errors into a message and an exit code:
+ * 2 for usage/config errors, 1 for run failures; a stack trace only with --debug.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { VitlabError } from "../lib/errors.ts";
+import { BACKENDS } from "../lib/config/schema.ts";
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/**
+ * Builds the program.
+ * @param argv the arguments, recorded in run directories
+ * @returns a commander program whose actions run the handlers
+ */
+export function buildProgram(argv: string[]): Command {
+  const program = new Command("vitlab")
+    .description("Reproducible Vision Transformer experiments")
+    .option("--debug", "show stack traces on errors")
+    .exitOverride()
+    .showHelpAfterError("(run with --help for usage)");
+
+  program.command("exp")
+    .description("train the ViT a YAML config declares; prints the run directory on stdout")
+    .argument("<config>", "YAML config file")
+    .option("--set <key=value>", "override a config key, e.g. --set model.depth=8 (repeatable)", collect, [])
+    .option("--name <name>", "run group name (run.name)")
+    .addOption(new Option("--backend <name>", "tfjs backend (run.backend)").choices([...BACKENDS]))
+    .option("--runs-dir <dir>", "root of run directories", "runs")
+    .option("--quiet", "one line per epoch, no live progress bar")
+    .option("--debug", "show stack traces on errors")
+    .action(async (config: string, flags) => {
+      const { exp } = await import("./exp.ts");
+      await exp(config, flags, argv);
+    });
+
+  program.command("eval")
+    .description("evaluate a run's checkpoint; prints JSON on stdout")
+    .argument("<run-dir>", "a run directory")
+    .option("--checkpoint <which>", "best or last", "best")
+    .option("--split <split>", "val, test or train", "val")
+    .option("--limit <n>", "evaluate only the first N examples")
+    .option("--predictions <file.csv>", "write index,label,prediction,logit_0.. per example")
+    .addOption(new Option("--backend <name>", "tfjs backend").choices([...BACKENDS]))
+    .option("--batch-size <n>", "examples per forward pass")
+    .option("--debug", "show stack traces on errors")
+    .action(async (runDir: string, flags) => {
+      const { evalRun } = await import("./eval.ts");
+      await evalRun(runDir, flags);
+    });
+  program.command("keys")
+    .description("list every config key with its type, default and why (Markdown)")
+    .action(async () => {
+      const { keys } = await import("./keys.ts");
+      keys();
+    });
+  return program;
+}
+
+/**
+ * Runs the CLI.
+ * @param argv arguments after the program name
+ * @returns the exit code
+ */
+export async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes("--debug");
+  try {
+    await buildProgram(argv).parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has printed its message; help and version exit 0.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof VitlabError) {
+      console.error(`vitlab: error: ${err.message}`);
+      if (debug) console.error(err.stack);
+      return err.exitCode;
+    }
+    const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    console.error(`vitlab: error: ${message}${debug ? "" : " (rerun with --debug for details)"}`);
+    if (debug) console.error(err instanceof Error ? err.stack : err);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,108 @@
+/**
+ * The only place that chooses and initialises a tfjs backend.
+ *
+ * Backend packages are imported lazily, so a run on `cpu` never loads wasm or webgpu code,
+ * and a missing optional package becomes a clear error rather than a failed import.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { existsSync } from "node:fs";
+import { cpus } from "node:os";
+import { BackendError } from "../errors.ts";
+import type { BackendName } from "../config/schema.ts";
+
+/** What {@linkcode initBackend} settled on. */
+export interface BackendInfo {
+  /** The tfjs backend now active. */
+  name: Exclude<BackendName, "auto">;
+  /** The device it runs on, in words. */
+  device: string;
+  /** For `auto`: the backends tried before this one and why each was passed over. */
+  skipped: string[];
+}
+
+/** The packages the node backends need; they ship libtensorflow through an install script. */
+const _NODE_PACKAGES = {
+  tensorflow: "@tensorflow/tfjs-node",
+  "tensorflow-gpu": "@tensorflow/tfjs-node-gpu",
+} as const;
+
+/**
+ * Initialises a backend and makes it tfjs's active one.
+ * @param name a backend, or `auto` for the fastest that initialises: a hardware GPU through
+ *   tensorflow-gpu or webgpu, else wasm, else cpu
+ * @returns the backend chosen and its device
+ * @throws {BackendError} when the named backend cannot be used; the message says why
+ */
+export async function initBackend(name: BackendName): Promise<BackendInfo> {
+  if (name !== "auto") {
+    const device = await _init(name);
+    return { name, device, skipped: [] };
+  }
+  const skipped: string[] = [];
+  for (const candidate of ["tensorflow-gpu", "webgpu", "wasm", "cpu"] as const) {
+    try {
+      const device = await _init(candidate, true);
+      return { name: candidate, device, skipped };
+    } catch (err) {
+      skipped.push(`${candidate}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  throw new BackendError(`no backend could be initialised (${skipped.join("; ")})`);
+}
+
+async function _init(name: Exclude<BackendName, "auto">, auto = false): Promise<string> {
+  const cpu = cpus()[0]?.model?.trim() ?? "unknown CPU";
+  switch (name) {
+    case "cpu":
+      await import("@tensorflow/tfjs-backend-cpu");
+      await _activate("cpu");
+      return `${cpu} (pure JS)`;
+    case "wasm": {
+      await import("@tensorflow/tfjs-backend-wasm");
+      await _activate("wasm");
+      return `${cpu} (wasm SIMD, 1 thread)`;
+    }
+    case "webgpu":
+      return await _initWebgpu(auto);
+    case "tensorflow":
+    case "tensorflow-gpu": {
+      const pkg = _NODE_PACKAGES[name];
+      if (!existsSync(`node_modules/${pkg}/package.json`)) {
+        throw new BackendError(
+          `backend '${name}' needs the npm package ${pkg} with libtensorflow, which is not installed here`,
+        );
+      }
+      throw new BackendError(`backend '${name}': ${pkg} is present but its native binding is not set up`);
+    }
+  }
+}
+
+async function _initWebgpu(auto: boolean): Promise<string> {
+  const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
+  if (!gpu) throw new BackendError("backend 'webgpu' needs navigator.gpu (run Deno with --unstable-webgpu)");
+  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) throw new BackendError("backend 'webgpu': no WebGPU adapter was found");
+  const info = adapter.info;
+  const text = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(" ").trim();
+  const software = (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ||
+    /llvmpipe|lavapipe|swiftshader|software/i.test(text);
+  // A software rasteriser is slower than wasm: auto must never take it for a GPU.
+  if (auto && software) throw new BackendError(`webgpu adapter is a software fallback (${text || "unnamed"})`);
+  await import("@tensorflow/tfjs-backend-webgpu");
+  await _activate("webgpu");
+  return `${text || "unnamed adapter"}${software ? " (software)" : ""}`;
+}
+
+async function _activate(name: string): Promise<void> {
+  let ok = false;
+  try {
+    ok = await tf.setBackend(name);
+    await tf.ready();
+  } catch (err) {
+    throw new BackendError(`backend '${name}' failed to initialise: ${err instanceof Error ? err.message : err}`);
+  }
+  // tfjs falls back to another backend silently when one fails: check what it really chose.
+  if (!ok || tf.getBackend() !== name) {
+    throw new BackendError(`backend '${name}' failed to initialise (tfjs is on '${tf.getBackend()}')`);
+  }
+}

@@ -1,0 +1,25 @@
+/** Stable hashing of configs and files. */
+import { createHash } from "node:crypto";
+
+/**
+ * JSON with object keys sorted at every level, so equal configs serialise equally.
+ * @param value any JSON value
+ * @returns canonical JSON text
+ */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => {
+    if (v && typeof v === "object" && !Array.isArray(v)) {
+      return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
+    return v;
+  });
+}
+
+/**
+ * SHA-256 of a config's canonical JSON.
+ * @param config the resolved config (or any JSON value)
+ * @returns 64 hex digits; run ids use the first 6
+ */
+export function configHash(config: unknown): string {
+  return createHash("sha256").update(canonicalJson(config)).digest("hex");
+}

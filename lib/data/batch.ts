@@ -1,0 +1,43 @@
+/** Turning examples into normalised tensors. */
+import * as tf from "@tensorflow/tfjs-core";
+import type { ImageSet } from "./image_set.ts";
+
+/** Per-channel normalisation: the model sees (pixel/255 − mean)/std. */
+export interface Normalization {
+  mean: number[];
+  std: number[];
+}
+
+/**
+ * Builds one batch.
+ * @param set the split
+ * @param indices positions in the split
+ * @param norm per-channel mean and std
+ * @returns x [B, H, W, C] float32 and y [B] int32
+ */
+export function makeBatch(
+  set: ImageSet,
+  indices: ArrayLike<number>,
+  norm: Normalization,
+): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  const c = set.channels;
+  const size = set.height * set.width * c;
+  const scale = norm.std.map((s) => 1 / (255 * s));
+  const shift = norm.mean.map((m, i) => m / norm.std[i]!);
+  const pixels = new Float32Array(indices.length * size);
+  const labels = new Int32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const j = indices[i]!;
+    const src = j * size;
+    const dst = i * size;
+    for (let p = 0; p < size; p++) {
+      const ch = p % c;
+      pixels[dst + p] = set.images[src + p]! * scale[ch]! - shift[ch]!;
+    }
+    labels[i] = set.labels[j]!;
+  }
+  return {
+    x: tf.tensor4d(pixels, [indices.length, set.height, set.width, c]), // [B, H, W, C]
+    y: tf.tensor1d(labels, "int32"), // [B]
+  };
+}

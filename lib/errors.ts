@@ -1,0 +1,59 @@
+/**
+ * Error classes that carry the process exit code the CLI should use.
+ *
+ * Library code throws these; only `cli/` turns them into a message and an exit code.
+ * Messages are one line, in sentence case, and name the file, key or value at fault.
+ */
+
+/** Base class for errors vitlab reports to the user without a stack trace. */
+export class VitlabError extends Error {
+  /** Exit code the CLI uses: 2 for usage/config errors, 1 for run failures. */
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+  }
+}
+
+/** A config file, key or value is wrong (exit code 2). */
+export class ConfigError extends VitlabError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 2, options);
+  }
+}
+
+/** A command line is wrong: bad flag, missing argument, bad path given by the user (exit code 2). */
+export class UsageError extends VitlabError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 2, options);
+  }
+}
+
+/** A dataset file is missing, truncated or malformed (exit code 1). */
+export class DataError extends VitlabError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 1, options);
+  }
+}
+
+/** A checkpoint is unreadable or does not fit the model (exit code 1). */
+export class CheckpointError extends VitlabError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 1, options);
+  }
+}
+
+/** A backend could not be initialised (exit code 1). */
+export class BackendError extends VitlabError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 1, options);
+  }
+}
+
+/** Training failed at run time: divergence, I/O failure while writing the run (exit code 1). */
+export class RunError extends VitlabError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 1, options);
+  }
+}

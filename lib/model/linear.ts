@@ -1,0 +1,53 @@
+/** A fully connected layer (timm/torch nn.Linear) held as [in, out]. */
+import * as tf from "@tensorflow/tfjs-core";
+import { matMul2d } from "../backend/matmul.ts";
+import type { Rng } from "../random.ts";
+import type { Init } from "./init.ts";
+import type { ParamStore } from "./params.ts";
+
+/** `y = x · W + b`, with W as [in, out]. */
+export class Linear {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+
+  /**
+   * @param store where the parameters live
+   * @param rng the `init` stream
+   * @param name timm's module name, e.g. `blocks.0.mlp.fc1`
+   * @param inFeatures input width
+   * @param outFeatures output width
+   * @param options bias on/off and initialisers (timm: trunc_normal(.02) weights, zero bias)
+   */
+  constructor(
+    store: ParamStore,
+    rng: Rng,
+    name: string,
+    inFeatures: number,
+    outFeatures: number,
+    options: { bias?: boolean; weightInit?: Init; biasInit?: Init } = {},
+  ) {
+    this.weight = store.add({
+      name: `${name}.weight`,
+      timmShape: [outFeatures, inFeatures],
+      layout: "linear",
+      init: options.weightInit ?? { kind: "trunc_normal", std: 0.02 },
+      decay: true,
+    }, rng);
+    this.bias = options.bias === false ? null : store.add({
+      name: `${name}.bias`,
+      timmShape: [outFeatures],
+      layout: "same",
+      init: options.biasInit ?? { kind: "zeros" },
+      decay: false,
+    }, rng);
+  }
+
+  /**
+   * @param x [M, in]
+   * @returns [M, out]
+   */
+  apply(x: tf.Tensor2D): tf.Tensor2D {
+    const y = matMul2d(x, this.weight as tf.Tensor2D);
+    return this.bias ? tf.add(y, this.bias) : y;
+  }
+}

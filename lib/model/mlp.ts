@@ -1,0 +1,47 @@
+/** The transformer MLP: fc1 → exact (erf) GELU → dropout → fc2 → dropout, as timm's Mlp. */
+import * as tf from "@tensorflow/tfjs-core";
+import type { Rng } from "../random.ts";
+import type { ForwardContext } from "./context.ts";
+import { dropout } from "./dropout.ts";
+import { Linear } from "./linear.ts";
+import type { ParamStore } from "./params.ts";
+
+/**
+ * Exact GELU, x·Φ(x) = x·(1 + erf(x/√2))/2, as torch's nn.GELU() default (not the tanh form).
+ * @param x any tensor
+ * @returns GELU(x)
+ */
+export function gelu<T extends tf.Tensor>(x: T): T {
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))) as T;
+}
+
+/** Two linear layers with a GELU between. */
+export class Mlp {
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+  readonly drop: number;
+
+  /**
+   * @param store where the parameters live
+   * @param rng the `init` stream
+   * @param name timm's module name, e.g. `blocks.0.mlp`
+   * @param dim token width
+   * @param hidden hidden width (mlp_ratio × dim)
+   * @param drop dropout rate after the activation and after fc2
+   */
+  constructor(store: ParamStore, rng: Rng, name: string, dim: number, hidden: number, drop: number) {
+    this.fc1 = new Linear(store, rng, `${name}.fc1`, dim, hidden);
+    this.fc2 = new Linear(store, rng, `${name}.fc2`, hidden, dim);
+    this.drop = drop;
+  }
+
+  /**
+   * @param x [M, D] tokens flattened over batch and sequence
+   * @param ctx forward context
+   * @returns [M, D]
+   */
+  apply(x: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
+    const hidden = dropout(gelu(this.fc1.apply(x)), this.drop, ctx) as tf.Tensor2D;
+    return dropout(this.fc2.apply(hidden), this.drop, ctx) as tf.Tensor2D;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * vitlab — reproducible Vision Transformer experiments in Deno and TensorFlow.js.
+ *
+ * The library behind the `vitlab` CLI: load a YAML config, build a timm-layout ViT, train it
+ * and write a self-describing run directory; evaluate a run's checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { configFromObject, runExperiment } from "./mod.ts";
+ * const config = configFromObject({
+ *   model: { patch_size: 4, d_model: 16, depth: 1, heads: 2 },
+ *   data: { dataset: "synthetic", image_size: 8, num_classes: 3, synthetic_size: 64 },
+ *   train: { epochs: 1, batch_size: 16, warmup_epochs: 0 },
+ *   run: { name: "doc", backend: "wasm" },
+ * });
+ * const dir = Deno.makeTempDirSync();
+ * const { summary } = await runExperiment(config, { runsDir: dir });
+ * if (summary.status !== "completed") throw new Error("run failed");
+ * ```
+ *
+ * @module
+ */
+
+// Config: schema, loading, overrides, hashing.
+export {
+  type BackendName,
+  BACKENDS,
+  type Config,
+  type DatasetName,
+  DATASETS,
+  defaultConfig,
+  SCHEMA,
+} from "./lib/config/schema.ts";
+export { configFromObject, loadConfig, type LoadOptions, parseOverride } from "./lib/config/load.ts";
+export { configToYaml } from "./lib/config/dump.ts";
+export { canonicalJson, configHash } from "./lib/config/hash.ts";
+export { describeKeys, type KeyRow } from "./lib/config/describe.ts";
+export { DATASET_INFO, type DatasetInfo } from "./lib/config/dataset_info.ts";
+
+// Errors with exit codes.
+export {
+  BackendError,
+  CheckpointError,
+  ConfigError,
+  DataError,
+  RunError,
+  UsageError,
+  VitlabError,
+} from "./lib/errors.ts";
+
+// Randomness.
+export { Rng, type RngState } from "./lib/random.ts";
+
+// Backends.
+export { type BackendInfo, initBackend } from "./lib/backend/backend.ts";
+export { matMul2d } from "./lib/backend/matmul.ts";
+
+// Model.
+export { VisionTransformer, type VitShape, vitShapeFromConfig } from "./lib/model/vit.ts";
+export { EVAL, type ForwardContext } from "./lib/model/context.ts";
+export { type ParamSpec, ParamStore } from "./lib/model/params.ts";
+
+// Data.
+export { type ImageSet, selectExamples } from "./lib/data/image_set.ts";
+export { type IdxArray, parseIdx, readIdx } from "./lib/data/idx.ts";
+export { loadIdxPair, loadMnist, MNIST_DIR } from "./lib/data/mnist.ts";
+export { makeSynthetic, type SyntheticOptions } from "./lib/data/synthetic.ts";
+export { loadSplit, loadTrainVal, type SplitName } from "./lib/data/splits.ts";
+export { makeBatch, type Normalization } from "./lib/data/batch.ts";
+
+// Training.
+export { type OptimizerOptions, VitOptimizer } from "./lib/train/optimizer.ts";
+export { learningRate, type ScheduleOptions } from "./lib/train/schedule.ts";
+export { correctCount, crossEntropy } from "./lib/train/loss.ts";
+export { clipByGlobalNorm } from "./lib/train/clip.ts";
+export { type EvalResult, evaluate } from "./lib/train/evaluate.ts";
+export { type EpochTrainResult, type StepEvent, Trainer } from "./lib/train/trainer.ts";
+
+// Runs: directories, metrics, checkpoints.
+export { type ExperimentEvents, type ExperimentOptions, runExperiment, type StartInfo } from "./lib/runs/experiment.ts";
+export { evaluateRun, type EvaluateRunOptions, type EvaluateRunResult } from "./lib/runs/evaluate_run.ts";
+export { loadCheckpoint, modelTensors, saveCheckpoint } from "./lib/runs/checkpoint.ts";
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  type NamedArray,
+  readSafetensors,
+  type SafetensorsFile,
+  writeSafetensors,
+} from "./lib/runs/safetensors.ts";
+export { METRIC_COLUMNS, type MetricsRow, MetricsWriter, readMetrics } from "./lib/runs/metrics.ts";
+export { createRunDir, RUN_FILES, timestamp } from "./lib/runs/run_dir.ts";
+export { readSummary, type RunStatus, type RunSummary, writeSummary } from "./lib/runs/summary.ts";
+export { collectEnv, type RunEnv, VITLAB_VERSION } from "./lib/runs/env.ts";
+export { writeFileAtomic } from "./lib/runs/atomic.ts";
