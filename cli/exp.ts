@@ -1,6 +1,14 @@
 /** `exp`: train a config's ViT; the run directory goes to stdout, the rest to stderr. */
+import { join } from "node:path";
 import { loadConfig } from "../lib/config/load.ts";
-import { runExperiment } from "../lib/runs/experiment.ts";
+import { UsageError } from "../lib/errors.ts";
+import {
+  type ExperimentEvents,
+  type ExperimentResult,
+  resumeExperiment,
+  runExperiment,
+} from "../lib/runs/experiment.ts";
+import { RUN_FILES } from "../lib/runs/run_dir.ts";
 import { Progress, say } from "./progress.ts";
 
 /** Flags of `exp`. */
@@ -10,40 +18,101 @@ export interface ExpFlags {
   backend?: string;
   runsDir: string;
   quiet?: boolean;
+  rerun?: string;
+  resume?: string;
 }
 
 /**
- * @param configPath the YAML config
+ * @param configPath the YAML config (absent with --rerun or --resume)
  * @param flags parsed flags
  * @param argv the full command line, recorded in env.json
  */
-export async function exp(configPath: string, flags: ExpFlags, argv: string[]): Promise<void> {
-  const config = loadConfig(configPath, {
-    overrides: flags.set,
-    ...(flags.name !== undefined ? { name: flags.name } : {}),
-    ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
-  });
+export async function exp(configPath: string | undefined, flags: ExpFlags, argv: string[]): Promise<void> {
+  const sources = [configPath, flags.rerun, flags.resume].filter((s) => s !== undefined);
+  if (sources.length !== 1) {
+    throw new UsageError("exp: give exactly one of a config file, --rerun <run-dir> or --resume <run-dir>");
+  }
   const progress = new Progress(flags.quiet ?? false);
-  const { runDir, summary } = await runExperiment(config, {
-    runsDir: flags.runsDir,
-    command: argv,
-    events: {
-      onStart(info) {
-        const skipped = info.backend.skipped.length ? ` (passed over: ${info.backend.skipped.join("; ")})` : "";
-        say(`backend ${info.backend.name}: ${info.backend.device}${skipped}\n`);
-        say(
-          `model ${
-            info.paramCount.toLocaleString("en-US")
-          } parameters; train ${info.trainCount}, val ${info.valCount}, ${info.stepsPerEpoch} steps/epoch\n`,
-        );
-        say(`run directory ${info.runDir}\n`);
-      },
-      onStep: (e) => progress.step(e),
-      onEpoch: (row, best) => progress.epoch(row, config.train.epochs, best),
+  let epochs = 0;
+  const events: ExperimentEvents = {
+    onStart(info) {
+      const skipped = info.backend.skipped.length ? ` (passed over: ${info.backend.skipped.join("; ")})` : "";
+      say(`backend ${info.backend.name}: ${info.backend.device}${skipped}\n`);
+      say(
+        `model ${
+          info.paramCount.toLocaleString("en-US")
+        } parameters; train ${info.trainCount}, val ${info.valCount}, ${info.stepsPerEpoch} steps/epoch\n`,
+      );
+      const at = info.resumedAt ? ` (resuming at epoch ${info.resumedAt.epoch}, step ${info.resumedAt.step})` : "";
+      say(`run directory ${info.runDir}${at}\n`);
     },
-  });
-  progress.clear();
+    onStep: (e) => {
+      epochs = e.epochs;
+      progress.step(e);
+    },
+    onEpoch: (row, best) => progress.epoch(row, epochs || row.epoch, best),
+    onWarning: (message) => {
+      progress.clear();
+      say(`warning: ${message}\n`);
+    },
+  };
+  const controller = new AbortController();
+  const stop = _onSignals(controller, progress);
+  let result: ExperimentResult;
+  try {
+    if (flags.resume !== undefined) {
+      if (flags.name !== undefined) throw new UsageError("--name cannot be used with --resume: the run keeps its name");
+      const overrides = [...flags.set, ...(flags.backend !== undefined ? [`run.backend=${flags.backend}`] : [])];
+      result = await resumeExperiment(flags.resume, { overrides, command: argv, events, signal: controller.signal });
+    } else {
+      const path = flags.rerun !== undefined ? join(flags.rerun, RUN_FILES.config) : configPath!;
+      const config = loadConfig(path, {
+        overrides: flags.set,
+        ...(flags.name !== undefined ? { name: flags.name } : {}),
+        ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
+      });
+      epochs = config.train.epochs;
+      result = await runExperiment(config, {
+        runsDir: flags.runsDir,
+        command: argv,
+        events,
+        signal: controller.signal,
+        ...(flags.rerun !== undefined ? { rerunOf: flags.rerun } : {}),
+      });
+    }
+  } finally {
+    stop();
+    progress.clear();
+  }
+  const { runDir, summary } = result;
   const acc = summary.best_val_acc === null ? "n/a" : summary.best_val_acc.toFixed(4);
   say(`done in ${summary.wall_seconds.toFixed(1)} s; best val_acc ${acc} at epoch ${summary.best_epoch ?? "n/a"}\n`);
   console.log(runDir);
+}
+
+/**
+ * First SIGINT/SIGTERM: ask training to stop after the current step and checkpoint.
+ * Second: exit at once — every file is written atomically, so nothing is left half-written.
+ */
+function _onSignals(controller: AbortController, progress: Progress): () => void {
+  const handlers: [Deno.Signal, () => void][] = [];
+  for (const sig of ["SIGINT", "SIGTERM"] as const) {
+    const handler = () => {
+      if (controller.signal.aborted) {
+        progress.clear();
+        say(`${sig} again: exiting now\n`);
+        Deno.exit(sig === "SIGTERM" ? 143 : 130);
+      }
+      progress.clear();
+      say(`${sig}: finishing the current step and writing a checkpoint (again to exit at once)\n`);
+      controller.abort(sig);
+    };
+    try {
+      Deno.addSignalListener(sig, handler);
+      handlers.push([sig, handler]);
+    } catch { /* signals are not available on this platform */ }
+  }
+  return () => {
+    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+  };
 }

@@ -4,7 +4,7 @@
  * 2 for usage/config errors, 1 for run failures; a stack trace only with --debug.
  */
 import { Command, CommanderError, Option } from "commander";
-import { VitlabError } from "../lib/errors.ts";
+import { InterruptedError, VitlabError } from "../lib/errors.ts";
 import { BACKENDS } from "../lib/config/schema.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -19,18 +19,21 @@ export function buildProgram(argv: string[]): Command {
     .description("Reproducible Vision Transformer experiments")
     .option("--debug", "show stack traces on errors")
     .exitOverride()
-    .showHelpAfterError("(run with --help for usage)");
+    // One line, in the same form as vitlab's own errors.
+    .configureOutput({ outputError: (text, write) => write(`vitlab: ${text.trim()} (see --help)\n`) });
 
   program.command("exp")
     .description("train the ViT a YAML config declares; prints the run directory on stdout")
-    .argument("<config>", "YAML config file")
+    .argument("[config]", "YAML config file (or use --rerun / --resume)")
+    .option("--rerun <run-dir>", "start a new run from that run's config.yaml")
+    .option("--resume <run-dir>", "continue that run exactly where it stopped")
     .option("--set <key=value>", "override a config key, e.g. --set model.depth=8 (repeatable)", collect, [])
     .option("--name <name>", "run group name (run.name)")
     .addOption(new Option("--backend <name>", "tfjs backend (run.backend)").choices([...BACKENDS]))
     .option("--runs-dir <dir>", "root of run directories", "runs")
     .option("--quiet", "one line per epoch, no live progress bar")
     .option("--debug", "show stack traces on errors")
-    .action(async (config: string, flags) => {
+    .action(async (config: string | undefined, flags) => {
       const { exp } = await import("./exp.ts");
       await exp(config, flags, argv);
     });
@@ -72,6 +75,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       // commander has printed its message; help and version exit 0.
       return err.exitCode === 0 ? 0 : 2;
+    }
+    if (err instanceof InterruptedError) {
+      console.error(`vitlab: ${err.message}`);
+      return err.exitCode;
     }
     if (err instanceof VitlabError) {
       console.error(`vitlab: error: ${err.message}`);

@@ -57,3 +57,25 @@ export class RunError extends VitlabError {
     super(message, 1, options);
   }
 }
+
+/** The loss or the gradient norm stopped being finite (exit code 1). */
+export class DivergedError extends RunError {
+  /** One-based epoch and global step at which it happened. */
+  readonly epoch: number;
+  readonly step: number;
+  constructor(epoch: number, step: number, what: string) {
+    super(`training diverged at epoch ${epoch}, step ${step}: ${what}; lower train.lr or raise train.warmup_epochs`);
+    this.epoch = epoch;
+    this.step = step;
+  }
+}
+
+/** Training was stopped by a signal; the run can be resumed (exit code 130 for SIGINT, 143 for SIGTERM). */
+export class InterruptedError extends VitlabError {
+  /** The run directory to resume. */
+  readonly runDir: string;
+  constructor(message: string, runDir: string, exitCode: number) {
+    super(message, exitCode);
+    this.runDir = runDir;
+  }
+}

@@ -26,3 +26,59 @@ export function tinyConfig(overrides: string[] = []): Config {
 export function tempDir(): string {
   return Deno.makeTempDirSync({ prefix: "vitlab-test-" });
 }
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** What a CLI run printed and returned. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the CLI as a user would, through `deno run` in the project root.
+ * @param args arguments after `cli/main.ts`
+ * @returns exit code and output
+ */
+export async function vitlab(...args: string[]): Promise<CliResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-sys",
+      "--allow-run=git",
+      "cli/main.ts",
+      ...args,
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/**
+ * Writes a smoke-size synthetic config.
+ * @param dir folder to write into
+ * @param extra more YAML lines
+ * @returns the file's path
+ */
+export function writeTinyConfig(dir: string, extra: string[] = []): string {
+  const path = `${dir}/tiny.yaml`;
+  Deno.writeTextFileSync(
+    path,
+    [
+      "model: {patch_size: 4, d_model: 16, depth: 1, heads: 2, mlp_ratio: 2}",
+      "data: {dataset: synthetic, image_size: 8, num_classes: 3, synthetic_size: 96}",
+      "train: {epochs: 2, batch_size: 16, warmup_epochs: 0.5}",
+      "run: {backend: wasm}",
+      ...extra,
+    ].join("\n") + "\n",
+  );
+  return path;
+}

@@ -2,45 +2,7 @@ import assert from "node:assert/strict";
 import { parse } from "csv-parse/sync";
 import { join } from "node:path";
 import { readSafetensors } from "../lib/runs/safetensors.ts";
-import { tempDir } from "./_helpers.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
-
-/** Runs the CLI as a user would, through deno run. */
-async function vitlab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      "--allow-run=git",
-      "cli/main.ts",
-      ...args,
-    ],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-function writeTiny(dir: string): string {
-  const path = join(dir, "tiny.yaml");
-  Deno.writeTextFileSync(
-    path,
-    [
-      "model: {patch_size: 4, d_model: 16, depth: 1, heads: 2, mlp_ratio: 2}",
-      "data: {dataset: synthetic, image_size: 8, num_classes: 3, synthetic_size: 96}",
-      "train: {epochs: 2, batch_size: 16, warmup_epochs: 0.5}",
-      "run: {backend: wasm}",
-    ].join("\n"),
-  );
-  return path;
-}
+import { tempDir, vitlab, writeTinyConfig as writeTiny } from "./_helpers.ts";
 
 Deno.test("exp then eval end to end through the CLI", async () => {
   const dir = tempDir();
@@ -117,49 +79,6 @@ Deno.test("exp then eval end to end through the CLI", async () => {
   assert.equal(correct / 10, result.acc);
 });
 
-/** The CLI's bad-input contract: exit code, one line naming the problem, no stack trace. */
-const ERRORS: { name: string; args: (dir: string) => string[]; code: number; words: RegExp }[] = [
-  {
-    name: "missing config",
-    args: (d) => ["exp", join(d, "nope.yaml")],
-    code: 2,
-    words: /nope\.yaml: cannot read config file/,
-  },
-  {
-    name: "bad key",
-    args: (d) => ["exp", writeTiny(d), "--set", "model.dpth=2"],
-    code: 2,
-    words: /did you mean 'model.depth'/,
-  },
-  { name: "bad backend", args: (d) => ["exp", writeTiny(d), "--backend", "tpu"], code: 2, words: /tpu/ },
-  { name: "unknown command", args: () => ["train"], code: 2, words: /unknown command 'train'/ },
-  { name: "missing argument", args: () => ["exp"], code: 2, words: /missing required argument 'config'/ },
-  { name: "eval of a non-run", args: (d) => ["eval", d], code: 2, words: /not a run directory/ },
-  {
-    name: "eval bad split",
-    args: (d) => ["eval", d, "--split", "dev"],
-    code: 2,
-    words: /--split: expected one of train, val, test/,
-  },
-  {
-    name: "tensorflow-gpu missing",
-    args: (d) => ["exp", writeTiny(d), "--backend", "tensorflow-gpu"],
-    code: 1,
-    words: /tfjs-node-gpu/,
-  },
-];
-
-for (const c of ERRORS) {
-  Deno.test(`CLI error: ${c.name}`, async () => {
-    const dir = tempDir();
-    const r = await vitlab(...c.args(dir));
-    assert.equal(r.code, c.code, r.stderr);
-    assert.match(r.stderr, c.words);
-    assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
-    assert.equal(r.stdout, "");
-  });
-}
-
 Deno.test("CLI error: a corrupt checkpoint fails eval with exit 1 and leaves files alone", async () => {
   const dir = tempDir();
   const r = await vitlab("exp", writeTiny(dir), "--runs-dir", join(dir, "runs"), "--set", "train.epochs=1");
@@ -172,4 +91,76 @@ Deno.test("CLI error: a corrupt checkpoint fails eval with exit 1 and leaves fil
   assert.equal(e.code, 1);
   assert.match(e.stderr, /best\.safetensors: not a readable safetensors checkpoint/);
   assert.equal(Deno.readFileSync(best).length, 100);
+});
+
+Deno.test("Ctrl-C mid-run: exit 130, status interrupted, resume command printed; the resumed run equals an uninterrupted one", async () => {
+  const dir = tempDir();
+  const cfg = writeTiny(dir);
+  const text = Deno.readTextFileSync(cfg);
+  Deno.writeTextFileSync(
+    cfg,
+    text.replace("synthetic_size: 96", "synthetic_size: 3000").replace("epochs: 2", "epochs: 3"),
+  );
+  const args = [
+    "run",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-sys",
+    "--allow-run=git",
+    "cli/main.ts",
+    "exp",
+    cfg,
+    "--quiet",
+  ];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...args, "--runs-dir", join(dir, "cut")],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  while (!/epoch 1\/3/.test(stderr)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stderr += value;
+  }
+  child.kill("SIGINT");
+  for (let r = await reader.read(); !r.done; r = await reader.read()) stderr += r.value;
+  const status = await child.status;
+  await child.stdout.cancel();
+  assert.equal(status.code, 130, stderr);
+  const m = stderr.match(/resume with: deno task exp --resume (\S+)/);
+  assert.ok(m, stderr);
+  const runDir = m[1]!;
+  assert.equal(JSON.parse(Deno.readTextFileSync(join(runDir, "summary.json"))).status, "interrupted");
+  const resumed = await vitlab("exp", "--resume", runDir, "--quiet");
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal(resumed.stdout.trim(), runDir);
+  const full = await vitlab("exp", cfg, "--quiet", "--runs-dir", join(dir, "full"));
+  assert.equal(full.code, 0, full.stderr);
+  const fullDir = full.stdout.trim();
+  const strip = (p: string) =>
+    Deno.readTextFileSync(join(p, "metrics.csv")).split("\n").map((l) => l.split(",").slice(0, 7).join(","));
+  assert.deepEqual(strip(runDir), strip(fullDir));
+  assert.deepEqual(
+    Deno.readFileSync(join(runDir, "checkpoints/last.safetensors")),
+    Deno.readFileSync(join(fullDir, "checkpoints/last.safetensors")),
+  );
+});
+
+Deno.test("--rerun starts a new run from a run's config and reproduces it", async () => {
+  const dir = tempDir();
+  const first = await vitlab("exp", writeTiny(dir), "--runs-dir", join(dir, "runs"), "--quiet");
+  assert.equal(first.code, 0, first.stderr);
+  const again = await vitlab("exp", "--rerun", first.stdout.trim(), "--runs-dir", join(dir, "runs"), "--quiet");
+  assert.equal(again.code, 0, again.stderr);
+  assert.notEqual(again.stdout.trim(), first.stdout.trim());
+  assert.doesNotMatch(again.stderr, /environment differs/);
+  const strip = (p: string) =>
+    Deno.readTextFileSync(join(p.trim(), "metrics.csv")).split("\n").map((l) => l.split(",").slice(0, 7).join(","));
+  assert.deepEqual(strip(again.stdout), strip(first.stdout));
+  const summary = JSON.parse(Deno.readTextFileSync(join(again.stdout.trim(), "summary.json")));
+  assert.equal(summary.rerun_of, first.stdout.trim());
 });

@@ -42,8 +42,10 @@ Deno.test("tf.memory().numTensors is the same after step 10 and after step 1000"
   const trainer = new Trainer(config, model, train);
   const counts = new Map<number, number>();
   for (let e = 0; counts.size < 2; e++) {
-    await trainer.trainEpoch(e, (s) => {
-      if (s.globalStep === 10 || s.globalStep === 1000) counts.set(s.globalStep, tf.memory().numTensors);
+    await trainer.trainEpoch(e, {
+      onStep: (s) => {
+        if (s.globalStep === 10 || s.globalStep === 1000) counts.set(s.globalStep, tf.memory().numTensors);
+      },
     });
   }
   assert.equal(counts.get(1000), counts.get(10));

@@ -60,6 +60,7 @@ export interface Config {
     name: string | null;
     backend: BackendName;
     tags: string[];
+    checkpoint_every: number;
   };
 }
 
@@ -344,6 +345,14 @@ export const SCHEMA: { [S in Section]: { [K in keyof Config[S]]: FieldSpec } } =
       kind: "strings",
       default: [],
       doc: "Free-form labels stored with the run, to find runs later.",
+    },
+    checkpoint_every: {
+      kind: "int",
+      default: 1,
+      min: 1,
+      max: 100000,
+      doc:
+        "Write the resumable state and last.safetensors every N epochs (and at the end and on interruption); 1 loses at most an epoch.",
     },
   },
 };

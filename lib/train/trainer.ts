@@ -8,9 +8,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Config } from "../config/schema.ts";
 import { makeBatch, type Normalization } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
-import { RunError } from "../errors.ts";
+import { DivergedError } from "../errors.ts";
 import type { VisionTransformer } from "../model/vit.ts";
-import { Rng } from "../random.ts";
+import { Rng, type RngState } from "../random.ts";
 import { clipByGlobalNorm } from "./clip.ts";
 import { correctCount, crossEntropy } from "./loss.ts";
 import { VitOptimizer } from "./optimizer.ts";
@@ -42,6 +42,38 @@ export interface EpochTrainResult {
   images: number;
   seconds: number;
 }
+
+/**
+ * Where training stands inside an epoch: enough to continue it exactly. The data order is
+ * not stored: it is derived again from the seed and the epoch.
+ */
+export interface EpochProgress {
+  /** Zero-based epoch. */
+  epoch: number;
+  /** Steps of this epoch already taken. */
+  step: number;
+  lossSum: number;
+  correct: number;
+  images: number;
+  seconds: number;
+  lr: number;
+  /** State of the `dropout/<epoch>` stream after those steps. */
+  dropoutRng: RngState;
+}
+
+/** Options of {@linkcode Trainer.trainEpoch}. */
+export interface TrainEpochOptions {
+  onStep?: (e: StepEvent) => void;
+  /** Continue an epoch from here instead of its start. */
+  resume?: EpochProgress;
+  /** Asked before every step; true stops the epoch after the step in progress. */
+  shouldStop?: () => boolean;
+}
+
+/** An epoch either finished or was stopped part-way. */
+export type EpochOutcome =
+  | { done: true; result: EpochTrainResult }
+  | { done: false; progress: EpochProgress };
 
 /** Owns the optimizer and the schedule of one run. */
 export class Trainer {
@@ -90,25 +122,42 @@ export class Trainer {
   }
 
   /**
-   * Trains one epoch.
+   * Trains one epoch, or the rest of one.
    * @param epoch zero-based epoch index
-   * @param onStep called after each step with its metrics
-   * @returns mean training loss and accuracy, last lr, images and seconds
-   * @throws {RunError} when the loss stops being finite
+   * @param options step callback, a position to resume from, a stop request
+   * @returns the epoch's metrics, or where it stopped
+   * @throws {DivergedError} when the loss or the gradient norm stops being finite
    */
-  async trainEpoch(epoch: number, onStep?: (e: StepEvent) => void): Promise<EpochTrainResult> {
+  async trainEpoch(epoch: number, options: TrainEpochOptions = {}): Promise<EpochOutcome> {
     const t = this.config.train;
     const seed = t.seed;
     const order = Rng.fromSeed(seed, `shuffle/${epoch}`).permutation(this.train.count);
-    const ctx = { training: true, rng: Rng.fromSeed(seed, `dropout/${epoch}`) };
+    const r = options.resume;
+    if (r && r.epoch !== epoch) throw new Error(`resume position is in epoch ${r.epoch}, not ${epoch}`);
+    const rng = r ? Rng.fromState(r.dropoutRng) : Rng.fromSeed(seed, `dropout/${epoch}`);
+    const ctx = { training: true, rng };
     const vars = this.model.params.variables();
     const batch = Math.min(t.batch_size, this.train.count);
-    const start = performance.now();
-    let lossSum = 0;
-    let correct = 0;
-    let images = 0;
-    let lr = 0;
-    for (let s = 0; s < this.stepsPerEpoch; s++) {
+    const start = performance.now() - (r?.seconds ?? 0) * 1000;
+    let lossSum = r?.lossSum ?? 0;
+    let correct = r?.correct ?? 0;
+    let images = r?.images ?? 0;
+    let lr = r?.lr ?? 0;
+    let lastYield = performance.now();
+    for (let s = r?.step ?? 0; s < this.stepsPerEpoch; s++) {
+      // On cpu and wasm every await resolves at once, so signal handlers and timers would never
+      // run during an epoch: give the event loop a turn every 50 ms.
+      if (performance.now() - lastYield > 50) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = performance.now();
+      }
+      if (options.shouldStop?.()) {
+        const seconds = (performance.now() - start) / 1000;
+        return {
+          done: false,
+          progress: { epoch, step: s, lossSum, correct, images, seconds, lr, dropoutRng: rng.state() },
+        };
+      }
       const globalStep = epoch * this.stepsPerEpoch + s;
       lr = learningRate(globalStep, this.schedule);
       this.optimizer.lr = lr;
@@ -124,26 +173,25 @@ export class Trainer {
         const c = correctCount(kept, y);
         kept.dispose();
         const { grads: clipped, norm } = clipByGlobalNorm(grads, t.grad_clip);
-        this.optimizer.applyGradients(clipped);
-        return { loss: value, correct: c, norm };
+        return { loss: value, correct: c, norm, clipped };
       });
       const [l, c, n] = await Promise.all([out.loss.data(), out.correct.data(), out.norm.data()]);
+      // Gradients are applied only after this check, so a bad step never reaches the weights.
+      if (!Number.isFinite(l[0]!) || !Number.isFinite(n[0]!)) {
+        tf.dispose(out);
+        const loss = l[0]!;
+        const what = Number.isFinite(loss) ? `the gradient norm is ${n[0]}` : `the loss is ${loss}`;
+        throw new DivergedError(epoch + 1, globalStep + 1, what);
+      }
+      this.optimizer.applyGradients(out.clipped);
       tf.dispose(out);
       const loss = l[0]!;
-      if (!Number.isFinite(loss) || !Number.isFinite(n[0]!)) {
-        const what = Number.isFinite(loss) ? `gradient norm is ${n[0]}` : `loss is ${loss}`;
-        throw new RunError(
-          `training diverged at epoch ${epoch + 1}, step ${
-            globalStep + 1
-          }: ${what}; lower train.lr or raise train.warmup_epochs`,
-        );
-      }
       lossSum += loss * indices.length;
       correct += c[0]!;
       images += indices.length;
-      if (onStep) {
+      if (options.onStep) {
         const seconds = (performance.now() - start) / 1000;
-        onStep({
+        options.onStep({
           epoch: epoch + 1,
           epochs: t.epochs,
           step: s + 1,
@@ -152,13 +200,13 @@ export class Trainer {
           loss,
           acc: c[0]! / indices.length,
           lr,
-          imagesPerSecond: images / seconds,
+          imagesPerSecond: (images - (r?.images ?? 0)) / (seconds - (r?.seconds ?? 0)),
           seconds,
         });
       }
     }
     const seconds = (performance.now() - start) / 1000;
-    return { trainLoss: lossSum / images, trainAcc: correct / images, lr, images, seconds };
+    return { done: true, result: { trainLoss: lossSum / images, trainAcc: correct / images, lr, images, seconds } };
   }
 
   /** Frees the optimizer state (the model is the caller's). */

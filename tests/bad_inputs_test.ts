@@ -1,0 +1,405 @@
+/**
+ * The catalogue of bad inputs: each row is what a user does, the exit code they must get and
+ * words the one-line message must contain. Every case goes through the real CLI.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { tempDir, vitlab, writeTinyConfig } from "./_helpers.ts";
+
+interface Case {
+  name: string;
+  /** Builds the arguments in a fresh temporary folder. */
+  args: (dir: string) => string[] | Promise<string[]>;
+  code: number;
+  words: RegExp[];
+}
+
+function yaml(dir: string, text: string, name = "bad.yaml"): string {
+  const p = join(dir, name);
+  Deno.writeTextFileSync(p, text);
+  return p;
+}
+
+/** A finished tiny run, made once and copied for cases that damage it. */
+let _run: string | null = null;
+async function finishedRun(dir: string): Promise<string> {
+  if (_run === null) {
+    const base = tempDir();
+    const r = await vitlab("exp", writeTinyConfig(base), "--runs-dir", join(base, "runs"), "--set", "train.epochs=1");
+    assert.equal(r.code, 0, r.stderr);
+    _run = r.stdout.trim();
+  }
+  const copy = join(dir, "run");
+  await new Deno.Command("cp", { args: ["-r", _run, copy] }).output();
+  return copy;
+}
+
+const cfg = (text: string) => (d: string) => ["exp", yaml(d, text)];
+const set = (...pairs: string[]) => (d: string) => ["exp", writeTinyConfig(d), ...pairs.flatMap((p) => ["--set", p])];
+
+const CASES: Case[] = [
+  // Config files.
+  {
+    name: "missing config file",
+    args: (d) => ["exp", join(d, "none.yaml")],
+    code: 2,
+    words: [/none\.yaml: cannot read config file \(no such file\)/],
+  },
+  {
+    name: "config is a directory",
+    args: (d) => ["exp", d],
+    code: 2,
+    words: [/cannot read config file \(is a directory\)/],
+  },
+  {
+    name: "YAML syntax error",
+    args: cfg("model:\n  depth: [1, 2\n"),
+    code: 2,
+    words: [/bad\.yaml:\d+:\d+: YAML syntax error/],
+  },
+  {
+    name: "tab indentation",
+    args: cfg("model:\n\tdepth: 2\n"),
+    code: 2,
+    words: [/bad\.yaml:2:\d+: YAML syntax error/],
+  },
+  {
+    name: "duplicate key",
+    args: cfg("model:\n  depth: 2\n  depth: 3\n"),
+    code: 2,
+    words: [/YAML syntax error/, /[Dd]uplicate|unique/],
+  },
+  { name: "top level is a list", args: cfg("- 1\n- 2\n"), code: 2, words: [/expected a mapping of sections/] },
+  {
+    name: "unknown section",
+    args: cfg("modle:\n  depth: 2\n"),
+    code: 2,
+    words: [/unknown section 'modle'/, /did you mean 'model'/],
+  },
+  {
+    name: "unknown key",
+    args: cfg("model:\n  dpth: 2\n"),
+    code: 2,
+    words: [/bad\.yaml:2:\d+: unknown key 'model\.dpth'/, /did you mean 'model\.depth'/],
+  },
+  {
+    name: "string for integer",
+    args: cfg("model:\n  depth: six\n"),
+    code: 2,
+    words: [/bad\.yaml:2:10: model\.depth: expected an integer/, /got 'six'/],
+  },
+  {
+    name: "fraction for integer",
+    args: cfg("train:\n  batch_size: 12.5\n"),
+    code: 2,
+    words: [/train\.batch_size: expected an integer/, /12\.5/],
+  },
+  { name: "zero d_model", args: cfg("model:\n  d_model: 0\n"), code: 2, words: [/model\.d_model/, /≥ 1/, /got 0/] },
+  { name: "negative depth", args: cfg("model:\n  depth: -3\n"), code: 2, words: [/model\.depth/, /got -3/] },
+  { name: "zero learning rate", args: cfg("train:\n  lr: 0\n"), code: 2, words: [/train\.lr: expected a number > 0/] },
+  {
+    name: "negative weight decay",
+    args: cfg("train:\n  weight_decay: -0.1\n"),
+    code: 2,
+    words: [/train\.weight_decay/, /≥ 0/],
+  },
+  {
+    name: "unknown optimizer",
+    args: cfg("train:\n  optimizer: lamb\n"),
+    code: 2,
+    words: [/train\.optimizer: expected one of adamw, adam, sgd, got 'lamb'/],
+  },
+  {
+    name: "unknown pool",
+    args: cfg("model:\n  pool: avg\n"),
+    code: 2,
+    words: [/model\.pool: expected one of cls, mean/],
+  },
+  {
+    name: "unknown dataset",
+    args: cfg("data:\n  dataset: cifar\n"),
+    code: 2,
+    words: [/data\.dataset: expected one of mnist, synthetic/],
+  },
+  {
+    name: "yes for a boolean",
+    args: cfg("model:\n  qkv_bias: yes\n"),
+    code: 2,
+    words: [/model\.qkv_bias: expected true or false/],
+  },
+  {
+    name: "patch does not divide image",
+    args: cfg("model:\n  patch_size: 5\n"),
+    code: 2,
+    words: [/image size \(28\) must be divisible by patch size \(5\)/],
+  },
+  {
+    name: "heads do not divide d_model",
+    args: cfg("model:\n  d_model: 30\n  heads: 4\n"),
+    code: 2,
+    words: [/d_model \(30\) must be divisible by heads \(4\)/],
+  },
+  {
+    name: "MNIST at another size",
+    args: cfg("data:\n  image_size: 32\n"),
+    code: 2,
+    words: [/mnist images are 28×28, got 32/],
+  },
+  {
+    name: "MNIST with 3 channels",
+    args: cfg("data:\n  channels: 3\n"),
+    code: 2,
+    words: [/mnist images have 1 channel/],
+  },
+  {
+    name: "mean per channel",
+    args: cfg("data:\n  mean: [0.1, 0.2]\n"),
+    code: 2,
+    words: [/data\.mean: expected 1 value/],
+  },
+  { name: "zero std", args: cfg("data:\n  std: [0]\n"), code: 2, words: [/data\.std/, /≥ 0\.000001|≥ 1e-6/] },
+  {
+    name: "betas of wrong length",
+    args: cfg("train:\n  betas: [0.9]\n"),
+    code: 2,
+    words: [/train\.betas: expected a list of 2 numbers/],
+  },
+  {
+    name: "val_fraction too large",
+    args: cfg("data:\n  val_fraction: 0.95\n"),
+    code: 2,
+    words: [/data\.val_fraction/, /≤ 0\.9/],
+  },
+  {
+    name: "label smoothing of 1",
+    args: cfg("train:\n  label_smoothing: 1\n"),
+    code: 2,
+    words: [/train\.label_smoothing/],
+  },
+  {
+    name: "min_lr above lr",
+    args: cfg("train:\n  lr: 1.0e-4\n  min_lr: 1.0e-3\n"),
+    code: 2,
+    words: [/train\.min_lr \(0\.001\) must not exceed train\.lr/],
+  },
+  {
+    name: "warmup longer than training",
+    args: cfg("train:\n  epochs: 2\n  warmup_epochs: 5\n"),
+    code: 2,
+    words: [/warmup_epochs \(5\) must not exceed train\.epochs \(2\)/],
+  },
+  {
+    name: "tags not a list",
+    args: cfg("run:\n  tags: fast\n"),
+    code: 2,
+    words: [/run\.tags: expected a list of strings/],
+  },
+  {
+    name: "run name with a slash",
+    args: cfg("run:\n  name: a/b\n"),
+    code: 2,
+    words: [/run\.name 'a\/b' must not contain/],
+  },
+  {
+    name: "extends a missing file",
+    args: cfg("extends: base.yaml\n"),
+    code: 2,
+    words: [/base\.yaml: cannot read config file/],
+  },
+  {
+    name: "extends cycle",
+    args: (d) => (yaml(d, "extends: b.yaml\n", "a.yaml"), ["exp", yaml(d, "extends: a.yaml\n", "b.yaml")]),
+    code: 2,
+    words: [/'extends' forms a cycle/],
+  },
+  { name: "extends not a path", args: cfg("extends: [a, b]\n"), code: 2, words: [/extends: expected a file path/] },
+  {
+    name: "absurd size that would exhaust memory",
+    args: cfg("model:\n  d_model: 16384\n  depth: 64\n  heads: 16\n"),
+    code: 2,
+    words: [/estimated [\d.]+ GiB to train/, /more than this machine's/],
+  },
+  // --set overrides.
+  {
+    name: "--set without =",
+    args: set("model.depth"),
+    code: 2,
+    words: [/--set model\.depth: expected key\.path=value/],
+  },
+  {
+    name: "--set unknown key",
+    args: set("model.deep=3"),
+    code: 2,
+    words: [/unknown key 'model\.deep'/, /did you mean 'model\.depth'/],
+  },
+  {
+    name: "--set nested too deep",
+    args: set("model.a.b=3"),
+    code: 2,
+    words: [/expected a key of the form section\.key/],
+  },
+  {
+    name: "--set unparsable YAML",
+    args: set("run.tags=[a"),
+    code: 2,
+    words: [/--set run\.tags=\[a: value is not valid YAML/],
+  },
+  { name: "--set wrong type", args: set("train.epochs=many"), code: 2, words: [/train\.epochs: expected an integer/] },
+  {
+    name: "--set empty value",
+    args: set("train.epochs="),
+    code: 2,
+    words: [/train\.epochs: expected an integer/, /got null/],
+  },
+  // Command line.
+  { name: "unknown command", args: () => ["train"], code: 2, words: [/unknown command 'train'/] },
+  { name: "no config given", args: () => ["exp"], code: 2, words: [/exactly one of a config file, --rerun/] },
+  {
+    name: "config and --resume together",
+    args: (d) => ["exp", writeTinyConfig(d), "--resume", d],
+    code: 2,
+    words: [/exactly one of/],
+  },
+  {
+    name: "unknown backend",
+    args: (d) => ["exp", writeTinyConfig(d), "--backend", "tpu"],
+    code: 2,
+    words: [/'tpu' is invalid/],
+  },
+  {
+    name: "unknown flag",
+    args: (d) => ["exp", writeTinyConfig(d), "--lr", "3"],
+    code: 2,
+    words: [/unknown option '--lr'/],
+  },
+  {
+    name: "runs dir blocked by a file",
+    args: (
+      d,
+    ) => (Deno.writeTextFileSync(join(d, "f"), ""), ["exp", writeTinyConfig(d), "--runs-dir", join(d, "f", "runs")]),
+    code: 2,
+    words: [/cannot create runs directory .*f\/runs\/tiny \(ENOTDIR\)/],
+  },
+  {
+    name: "backend package missing",
+    args: (d) => ["exp", writeTinyConfig(d), "--backend", "tensorflow"],
+    code: 1,
+    words: [/backend 'tensorflow' needs the npm package @tensorflow\/tfjs-node/],
+  },
+  // eval.
+  {
+    name: "eval of a missing directory",
+    args: (d) => ["eval", join(d, "none")],
+    code: 2,
+    words: [/none: no such run directory/],
+  },
+  {
+    name: "eval of a folder that is no run",
+    args: (d) => ["eval", d],
+    code: 2,
+    words: [/not a run directory \(no config\.yaml\)/],
+  },
+  {
+    name: "eval with a bad split",
+    args: (d) => ["eval", d, "--split", "dev"],
+    code: 2,
+    words: [/--split: expected one of train, val, test, got 'dev'/],
+  },
+  {
+    name: "eval with --limit 0",
+    args: (d) => ["eval", d, "--limit", "0"],
+    code: 2,
+    words: [/--limit: expected a positive integer, got '0'/],
+  },
+  {
+    name: "eval of an unknown checkpoint",
+    args: (d) => ["eval", d, "--checkpoint", "epoch3"],
+    code: 2,
+    words: [/--checkpoint: expected one of best, last/],
+  },
+  {
+    name: "eval of a truncated checkpoint",
+    args: async (d) => {
+      const run = await finishedRun(d);
+      const p = join(run, "checkpoints/best.safetensors");
+      Deno.writeFileSync(p, Deno.readFileSync(p).subarray(0, 64));
+      return ["eval", run];
+    },
+    code: 1,
+    words: [/best\.safetensors: not a readable safetensors checkpoint/],
+  },
+  {
+    name: "eval of a checkpoint from another model shape",
+    args: async (d) => {
+      const run = await finishedRun(d);
+      const p = join(run, "config.yaml");
+      Deno.writeTextFileSync(p, Deno.readTextFileSync(p).replace("d_model: 16", "d_model: 32"));
+      return ["eval", run];
+    },
+    code: 1,
+    words: [/'patch_embed\.proj\.weight' has shape \[16,1,4,4\] in the checkpoint but \[32,1,4,4\] in the model/],
+  },
+  {
+    name: "eval of a run whose config.yaml is broken",
+    args: async (d) => {
+      const run = await finishedRun(d);
+      Deno.writeTextFileSync(join(run, "config.yaml"), "model: [\n");
+      return ["eval", run];
+    },
+    code: 2,
+    words: [/config\.yaml:\d+:\d+: YAML syntax error/],
+  },
+  // resume.
+  {
+    name: "resume of a folder that is no run",
+    args: (d) => ["exp", "--resume", d],
+    code: 2,
+    words: [/not a run directory/],
+  },
+  {
+    name: "resume of a finished run",
+    args: async (d) => ["exp", "--resume", await finishedRun(d)],
+    code: 2,
+    words: [/already trained 1 of 1 epochs; ask for more with --set train\.epochs=N/],
+  },
+  {
+    name: "resume that changes the model",
+    args: async (d) => ["exp", "--resume", await finishedRun(d), "--set", "model.depth=3"],
+    code: 2,
+    words: [/only train\.epochs, .* may change when resuming \(model\.depth was 1, now 3\)/],
+  },
+  {
+    name: "resume with a corrupt state",
+    args: async (d) => {
+      const run = await finishedRun(d);
+      Deno.writeTextFileSync(join(run, "checkpoints/state.safetensors"), "garbage");
+      return ["exp", "--resume", run, "--set", "train.epochs=2"];
+    },
+    code: 1,
+    words: [/state\.safetensors: not a readable safetensors checkpoint/],
+  },
+  {
+    name: "resume with --name",
+    args: async (d) => ["exp", "--resume", await finishedRun(d), "--name", "x"],
+    code: 2,
+    words: [/--name cannot be used with --resume/],
+  },
+];
+
+Deno.test("the catalogue holds at least 40 cases", () => {
+  assert.ok(CASES.length >= 40, `${CASES.length} cases`);
+});
+
+for (const c of CASES) {
+  Deno.test(`bad input: ${c.name} → exit ${c.code}`, async () => {
+    const dir = tempDir();
+    const r = await vitlab(...await c.args(dir));
+    assert.equal(r.code, c.code, `exit ${r.code}: ${r.stderr}`);
+    const lines = r.stderr.trim().split("\n").filter((l) => !/^(backend|model|run directory|warning)/.test(l));
+    const message = lines.at(-1) ?? "";
+    for (const w of c.words) assert.match(r.stderr, w);
+    assert.match(message, /^vitlab: error: |^error: /, `last line is the error: ${message}`);
+    assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+    assert.equal(r.stdout, "", "nothing on stdout");
+  });
+}
