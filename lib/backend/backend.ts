@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { BackendError } from "../errors.ts";
 import type { BackendName } from "../config/schema.ts";
+import { registerWebgpu } from "./webgpu.ts";
 
 /** What {@linkcode initBackend} settled on. */
 export interface BackendInfo {
@@ -78,22 +79,17 @@ async function _init(name: Exclude<BackendName, "auto">, auto = false): Promise<
 }
 
 async function _initWebgpu(auto: boolean): Promise<string> {
-  const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
-  if (!gpu) throw new BackendError("backend 'webgpu' needs navigator.gpu (run Deno with --unstable-webgpu)");
-  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
-  if (!adapter) throw new BackendError("backend 'webgpu': no WebGPU adapter was found");
-  const info = adapter.info;
-  const text = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(" ").trim();
-  const software = (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter ||
-    /llvmpipe|lavapipe|swiftshader|software/i.test(text);
+  const { adapterDescription, software } = await registerWebgpu();
   // A software rasteriser is slower than wasm: auto must never take it for a GPU.
-  if (auto && software) throw new BackendError(`webgpu adapter is a software fallback (${text || "unnamed"})`);
-  await import("@tensorflow/tfjs-backend-webgpu");
+  if (auto && software) throw new BackendError(`webgpu adapter is a software fallback (${adapterDescription})`);
   await _activate("webgpu");
-  return `${text || "unnamed adapter"}${software ? " (software)" : ""}`;
+  return `${adapterDescription}${software ? " (software)" : ""}`;
 }
 
 async function _activate(name: string): Promise<void> {
+  // Production mode: no debug checks, and no console output from tfjs (the library never
+  // prints; the cpu backend would otherwise advertise tfjs-node on stderr).
+  tf.enableProdMode();
   let ok = false;
   try {
     ok = await tf.setBackend(name);

@@ -12,7 +12,8 @@ export function clipByGlobalNorm(
   maxNorm: number,
 ): { grads: tf.NamedTensorMap; norm: tf.Scalar } {
   const names = Object.keys(grads);
-  const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]!))))) as tf.Scalar;
+  // stack + sum rather than addN: tfjs-webgpu's AddN over this many scalars returned 0.
+  const norm = tf.sqrt(tf.sum(tf.stack(names.map((n) => tf.sum(tf.square(grads[n]!)))))) as tf.Scalar;
   if (maxNorm <= 0) return { grads, norm };
   const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
   const out: tf.NamedTensorMap = {};

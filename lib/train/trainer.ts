@@ -173,21 +173,21 @@ export class Trainer {
         const c = correctCount(kept, y);
         kept.dispose();
         const { grads: clipped, norm } = clipByGlobalNorm(grads, t.grad_clip);
-        return { loss: value, correct: c, norm, clipped };
+        // One read-back per step: concurrent reads of several scalars returned stale values
+        // on WebGPU under Deno, and one transfer is cheaper everywhere.
+        return { stats: tf.stack([value, c, norm]), clipped }; // [3]: loss, correct, grad norm
       });
-      const [l, c, n] = await Promise.all([out.loss.data(), out.correct.data(), out.norm.data()]);
+      const [loss, correctInBatch, gradNorm] = Array.from(await out.stats.data()) as [number, number, number];
       // Gradients are applied only after this check, so a bad step never reaches the weights.
-      if (!Number.isFinite(l[0]!) || !Number.isFinite(n[0]!)) {
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
         tf.dispose(out);
-        const loss = l[0]!;
-        const what = Number.isFinite(loss) ? `the gradient norm is ${n[0]}` : `the loss is ${loss}`;
+        const what = Number.isFinite(loss) ? `the gradient norm is ${gradNorm}` : `the loss is ${loss}`;
         throw new DivergedError(epoch + 1, globalStep + 1, what);
       }
       this.optimizer.applyGradients(out.clipped);
       tf.dispose(out);
-      const loss = l[0]!;
       lossSum += loss * indices.length;
-      correct += c[0]!;
+      correct += correctInBatch;
       images += indices.length;
       if (options.onStep) {
         const seconds = (performance.now() - start) / 1000;
@@ -198,7 +198,7 @@ export class Trainer {
           stepsPerEpoch: this.stepsPerEpoch,
           globalStep: globalStep + 1,
           loss,
-          acc: c[0]! / indices.length,
+          acc: correctInBatch / indices.length,
           lr,
           imagesPerSecond: (images - (r?.images ?? 0)) / (seconds - (r?.seconds ?? 0)),
           seconds,

@@ -1,0 +1,136 @@
+/**
+ * Training-step throughput of a config's model on random data, per backend.
+ *
+ * A step is what training does: batch assembly, forward, loss, backward, clipping and the
+ * optimizer update (the real Trainer on a random image set). Warm-up steps are not timed.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { type BackendInfo, initBackend } from "../backend/backend.ts";
+import type { BackendName, Config } from "../config/schema.ts";
+import type { ImageSet } from "../data/image_set.ts";
+import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
+import { Rng } from "../random.ts";
+import { Trainer } from "../train/trainer.ts";
+import { trainGflopPerImage } from "./flops.ts";
+
+/** One backend's numbers, as `bench` prints them. */
+export interface BenchResult {
+  backend: BackendInfo["name"];
+  device: string;
+  batch: number;
+  steps: number;
+  ms_per_step: number;
+  images_per_second: number;
+  model_gflop_per_image: number;
+  achieved_gflops: number;
+  peak_tensors: number;
+  rss_mb: number;
+}
+
+/** Options of {@linkcode benchTraining}. */
+export interface BenchOptions {
+  backend: BackendName;
+  /** Timed steps (median reported). */
+  steps: number;
+  /** Untimed steps first (shader compilation, allocator warm-up). */
+  warmup: number;
+}
+
+/**
+ * @param config the model and batch size to time
+ * @param o backend and step counts
+ * @returns median step time and derived throughput
+ */
+export async function benchTraining(config: Config, o: BenchOptions): Promise<BenchResult> {
+  const backend = await initBackend(o.backend);
+  const shape = vitShapeFromConfig(config);
+  const batch = config.train.batch_size;
+  const total = o.warmup + o.steps;
+  const set = _randomSet(config, batch * total);
+  const bench = structuredClone(config);
+  bench.train.epochs = 1;
+  bench.train.warmup_epochs = 0;
+  const model = new VisionTransformer(shape, config.train.seed);
+  const trainer = new Trainer(bench, model, set);
+  const times: number[] = [];
+  let peak = 0;
+  let last = 0;
+  try {
+    await trainer.trainEpoch(0, {
+      onStep: (e) => {
+        const now = e.seconds * 1000;
+        if (e.step > o.warmup) times.push(now - last);
+        last = now;
+        peak = Math.max(peak, tf.memory().numTensors);
+      },
+    });
+  } finally {
+    trainer.dispose();
+    model.dispose();
+  }
+  const ms = _median(times);
+  const gflop = trainGflopPerImage(shape);
+  const ips = (batch * 1000) / ms;
+  return {
+    backend: backend.name,
+    device: backend.device,
+    batch,
+    steps: times.length,
+    ms_per_step: _round(ms, 2),
+    images_per_second: _round(ips, 1),
+    model_gflop_per_image: _round(gflop, 6),
+    achieved_gflops: _round(gflop * ips, 2),
+    peak_tensors: peak,
+    rss_mb: _round(Deno.memoryUsage().rss / 2 ** 20, 1),
+  };
+}
+
+/**
+ * The backend's float32 matrix-multiply rate: the median of `repeats` n×n products.
+ * @param backend where to run it
+ * @param n matrix side
+ * @param repeats timed products after one warm-up
+ * @returns GFLOP/s (2n³ per product)
+ */
+export async function matmulPeak(
+  backend: BackendName,
+  n = 1024,
+  repeats = 5,
+): Promise<{ backend: string; n: number; gflops: number }> {
+  const info = await initBackend(backend);
+  const rng = Rng.fromSeed(0, "bench");
+  const a = tf.tensor2d(Float32Array.from({ length: n * n }, () => rng.float()), [n, n]);
+  const b = tf.tensor2d(Float32Array.from({ length: n * n }, () => rng.float()), [n, n]);
+  const times: number[] = [];
+  for (let i = 0; i <= repeats; i++) {
+    const t0 = performance.now();
+    const c = tf.matMul(a, b);
+    await c.data();
+    c.dispose();
+    if (i > 0) times.push(performance.now() - t0);
+  }
+  tf.dispose([a, b]);
+  return { backend: info.name, n, gflops: _round((2 * n ** 3) / (_median(times) / 1000) / 1e9, 1) };
+}
+
+function _randomSet(config: Config, count: number): ImageSet {
+  const s = config.data.image_size!;
+  const c = config.data.channels!;
+  const rng = Rng.fromSeed(config.train.seed, "bench");
+  const images = new Uint8Array(count * s * s * c);
+  for (let i = 0; i < images.length; i++) images[i] = rng.int(256);
+  const labels = Int32Array.from({ length: count }, () => rng.int(config.data.num_classes!));
+  const sourceIndex = Int32Array.from({ length: count }, (_, i) => i);
+  return { images, labels, sourceIndex, count, height: s, width: s, channels: c, numClasses: config.data.num_classes! };
+}
+
+function _median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function _round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

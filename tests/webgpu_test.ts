@@ -1,0 +1,35 @@
+/**
+ * WebGPU trains like the cpu backend. Runs on whatever adapter Deno finds: in CI that is
+ * lavapipe (Debian's mesa-vulkan-drivers, a software Vulkan), which .ci/run installs.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { readMetrics } from "../lib/runs/metrics.ts";
+import { runExperiment } from "../lib/runs/experiment.ts";
+import { registerWebgpu } from "../lib/backend/webgpu.ts";
+import { tempDir, tinyConfig } from "./_helpers.ts";
+
+const why = await registerWebgpu().then(() => null, (e: Error) => e.message);
+// CI installs a Vulkan driver, so there a missing adapter is a failure, not a skip.
+if (why && Deno.env.get("CI") !== "true") console.log(`webgpu tests skipped: ${why}`);
+
+Deno.test({
+  name: "webgpu training matches cpu within 1e-3 per epoch (losses and accuracy)",
+  ignore: why !== null && Deno.env.get("CI") !== "true",
+  fn: async () => {
+    assert.equal(why, null, `no WebGPU adapter: ${why}`);
+    const dir = tempDir();
+    const common = ["train.epochs=2", "data.synthetic_size=128", "model.drop_path=0.1"];
+    const cpu = await runExperiment(tinyConfig([...common, "run.backend=cpu"]), { runsDir: join(dir, "cpu") });
+    const gpu = await runExperiment(tinyConfig([...common, "run.backend=webgpu"]), { runsDir: join(dir, "webgpu") });
+    assert.equal(gpu.summary.backend, "webgpu");
+    const a = readMetrics(join(cpu.runDir, "metrics.csv"));
+    const b = readMetrics(join(gpu.runDir, "metrics.csv"));
+    assert.equal(b.length, a.length);
+    for (let i = 0; i < a.length; i++) {
+      for (const k of ["train_loss", "val_loss", "train_acc", "val_acc"] as const) {
+        assert.ok(Math.abs(a[i]![k] - b[i]![k]) <= 1e-3, `epoch ${i + 1} ${k}: cpu ${a[i]![k]} vs webgpu ${b[i]![k]}`);
+      }
+    }
+  },
+});
