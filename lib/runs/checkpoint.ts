@@ -1,0 +1,75 @@
+/**
+ * Model checkpoints as timm-compatible safetensors: timm's names and layouts, float32, with the
+ * resolved config and the epoch in `__metadata__`.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { CheckpointError } from "../errors.ts";
+import { fromTimmLayout, internalShape, toTimmLayout } from "../model/params.ts";
+import type { VisionTransformer } from "../model/vit.ts";
+import { type NamedArray, readSafetensors, writeSafetensors } from "./safetensors.ts";
+
+/**
+ * The model's weights in timm's layout.
+ * @param model the model
+ * @returns one array per parameter
+ */
+export async function modelTensors(model: VisionTransformer): Promise<NamedArray[]> {
+  const out: NamedArray[] = [];
+  for (const spec of model.params.specs) {
+    const data = (await model.params.get(spec.name).data()) as Float32Array;
+    out.push({ name: spec.name, shape: spec.timmShape, data: toTimmLayout(spec, data) });
+  }
+  return out;
+}
+
+/**
+ * Saves the weights atomically.
+ * @param path destination `.safetensors`
+ * @param model the model
+ * @param metadata strings for `__metadata__` (config, epoch, metrics)
+ */
+export async function saveCheckpoint(path: string, model: VisionTransformer, metadata: Record<string, string>): Promise<void> {
+  writeSafetensors(path, await modelTensors(model), { format: "pt", ...metadata });
+}
+
+/**
+ * Loads weights into a model of the same shape.
+ * @param path the `.safetensors` file
+ * @param model a freshly built model
+ * @param tensors the file's tensors when already read (a state file passes its weights)
+ * @returns the file's metadata
+ * @throws {CheckpointError} when the file is unreadable or does not fit the model; the model is
+ *   left unchanged in that case
+ */
+export function loadCheckpoint(
+  path: string,
+  model: VisionTransformer,
+  tensors?: Map<string, NamedArray>,
+): Record<string, string> {
+  const file = tensors ? { tensors, metadata: {} } : readSafetensors(path);
+  const missing = model.params.specs.filter((s) => !file.tensors.has(s.name)).map((s) => s.name);
+  if (missing.length) {
+    throw new CheckpointError(`${path}: checkpoint lacks ${missing.length} parameter(s) of the model, e.g. '${missing[0]}'`);
+  }
+  const known = new Set(model.params.specs.map((s) => s.name));
+  const extra = [...file.tensors.keys()].filter((k) => !known.has(k));
+  if (extra.length) {
+    throw new CheckpointError(`${path}: checkpoint has ${extra.length} parameter(s) the model lacks, e.g. '${extra[0]}'`);
+  }
+  // Check every shape before assigning any, so a mismatch leaves the model untouched.
+  for (const spec of model.params.specs) {
+    const t = file.tensors.get(spec.name)!;
+    if (t.shape.join(",") !== spec.timmShape.join(",")) {
+      throw new CheckpointError(
+        `${path}: '${spec.name}' has shape [${t.shape}] in the checkpoint but [${spec.timmShape}] in the model (different model config?)`,
+      );
+    }
+  }
+  for (const spec of model.params.specs) {
+    const t = file.tensors.get(spec.name)!;
+    const values = tf.tensor(fromTimmLayout(spec, t.data), internalShape(spec), "float32");
+    model.params.get(spec.name).assign(values);
+    values.dispose();
+  }
+  return file.metadata;
+}

@@ -1,0 +1,98 @@
+/** Evaluating a run's checkpoint on a split, as `deno task eval` does. */
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "csv-stringify/sync";
+import { type BackendInfo, initBackend } from "../backend/backend.ts";
+import { loadConfig } from "../config/load.ts";
+import type { BackendName } from "../config/schema.ts";
+import { loadSplit, type SplitName } from "../data/splits.ts";
+import { UsageError } from "../errors.ts";
+import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
+import { evaluate } from "../train/evaluate.ts";
+import { writeFileAtomic } from "./atomic.ts";
+import { loadCheckpoint } from "./checkpoint.ts";
+import { RUN_FILES } from "./run_dir.ts";
+
+/** Options of {@linkcode evaluateRun}. */
+export interface EvaluateRunOptions {
+  checkpoint?: "best" | "last";
+  split?: SplitName;
+  /** Evaluate only the first N examples of the split. */
+  limit?: number;
+  /** Write one CSV row per example here. */
+  predictions?: string;
+  /** Overrides the run's backend. */
+  backend?: BackendName;
+  batchSize?: number;
+}
+
+/** What `eval` prints. */
+export interface EvaluateRunResult {
+  split: SplitName;
+  checkpoint: string;
+  epoch: number | null;
+  loss: number;
+  acc: number;
+  count: number;
+  backend: BackendInfo["name"];
+}
+
+/**
+ * Loads a run's config and checkpoint into a fresh model and evaluates it.
+ * @param runDir a run directory written by {@linkcode runExperiment}
+ * @param options which checkpoint and split, how many examples, where to write predictions
+ * @returns loss, accuracy and count
+ * @throws {UsageError} when runDir is not a run directory; {@linkcode CheckpointError} when its
+ *   checkpoint is unreadable or does not fit
+ */
+export async function evaluateRun(runDir: string, options: EvaluateRunOptions = {}): Promise<EvaluateRunResult> {
+  if (!existsSync(runDir) || !statSync(runDir).isDirectory()) {
+    throw new UsageError(`${runDir}: no such run directory`);
+  }
+  const configPath = join(runDir, RUN_FILES.config);
+  if (!existsSync(configPath)) throw new UsageError(`${runDir}: not a run directory (no ${RUN_FILES.config})`);
+  const config = loadConfig(configPath);
+  const which = options.checkpoint ?? "best";
+  const ckpt = join(runDir, which === "best" ? RUN_FILES.best : RUN_FILES.last);
+  const split = options.split ?? "val";
+  const backend = await initBackend(options.backend ?? config.run.backend);
+  const set = loadSplit(config, split);
+  const model = new VisionTransformer(vitShapeFromConfig(config), config.train.seed);
+  try {
+    const meta = loadCheckpoint(ckpt, model);
+    const norm = { mean: config.data.mean!, std: config.data.std! };
+    const r = await evaluate(model, set, norm, options.batchSize ?? config.train.eval_batch_size, {
+      ...(options.limit !== undefined ? { limit: options.limit } : {}),
+      logits: options.predictions !== undefined,
+    });
+    if (options.predictions !== undefined) _writePredictions(options.predictions, set.sourceIndex, set.labels, r.logits!, r.count);
+    return {
+      split,
+      checkpoint: ckpt,
+      epoch: meta.epoch ? Number(meta.epoch) : null,
+      loss: r.loss,
+      acc: r.acc,
+      count: r.count,
+      backend: backend.name,
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+function _writePredictions(path: string, index: Int32Array, labels: Int32Array, logits: Float32Array, count: number): void {
+  const k = logits.length / Math.max(1, count);
+  const columns = ["index", "label", "prediction", ...Array.from({ length: k }, (_, i) => `logit_${i}`)];
+  const rows: (string | number)[][] = [];
+  for (let i = 0; i < count; i++) {
+    const z = logits.subarray(i * k, (i + 1) * k);
+    let arg = 0;
+    for (let j = 1; j < k; j++) if (z[j]! > z[arg]!) arg = j;
+    rows.push([index[i]!, labels[i]!, arg, ...Array.from(z, (v) => v.toFixed(6))]);
+  }
+  try {
+    writeFileAtomic(path, stringify(rows, { header: true, columns }));
+  } catch (err) {
+    throw new UsageError(`--predictions ${path}: cannot write (${(err as { code?: string }).code ?? (err as Error).message})`);
+  }
+}
