@@ -28,7 +28,11 @@ export async function modelTensors(model: VisionTransformer): Promise<NamedArray
  * @param model the model
  * @param metadata strings for `__metadata__` (config, epoch, metrics)
  */
-export async function saveCheckpoint(path: string, model: VisionTransformer, metadata: Record<string, string>): Promise<void> {
+export async function saveCheckpoint(
+  path: string,
+  model: VisionTransformer,
+  metadata: Record<string, string>,
+): Promise<void> {
   writeSafetensors(path, await modelTensors(model), { format: "pt", ...metadata });
 }
 
@@ -49,12 +53,16 @@ export function loadCheckpoint(
   const file = tensors ? { tensors, metadata: {} } : readSafetensors(path);
   const missing = model.params.specs.filter((s) => !file.tensors.has(s.name)).map((s) => s.name);
   if (missing.length) {
-    throw new CheckpointError(`${path}: checkpoint lacks ${missing.length} parameter(s) of the model, e.g. '${missing[0]}'`);
+    throw new CheckpointError(
+      `${path}: checkpoint lacks ${missing.length} parameter(s) of the model, e.g. '${missing[0]}'`,
+    );
   }
   const known = new Set(model.params.specs.map((s) => s.name));
   const extra = [...file.tensors.keys()].filter((k) => !known.has(k));
   if (extra.length) {
-    throw new CheckpointError(`${path}: checkpoint has ${extra.length} parameter(s) the model lacks, e.g. '${extra[0]}'`);
+    throw new CheckpointError(
+      `${path}: checkpoint has ${extra.length} parameter(s) the model lacks, e.g. '${extra[0]}'`,
+    );
   }
   // Check every shape before assigning any, so a mismatch leaves the model untouched.
   for (const spec of model.params.specs) {

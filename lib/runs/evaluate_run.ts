@@ -65,7 +65,9 @@ export async function evaluateRun(runDir: string, options: EvaluateRunOptions = 
       ...(options.limit !== undefined ? { limit: options.limit } : {}),
       logits: options.predictions !== undefined,
     });
-    if (options.predictions !== undefined) _writePredictions(options.predictions, set.sourceIndex, set.labels, r.logits!, r.count);
+    if (options.predictions !== undefined) {
+      _writePredictions(options.predictions, set.sourceIndex, set.labels, r.logits!, r.count);
+    }
     return {
       split,
       checkpoint: ckpt,
@@ -80,7 +82,13 @@ export async function evaluateRun(runDir: string, options: EvaluateRunOptions = 
   }
 }
 
-function _writePredictions(path: string, index: Int32Array, labels: Int32Array, logits: Float32Array, count: number): void {
+function _writePredictions(
+  path: string,
+  index: Int32Array,
+  labels: Int32Array,
+  logits: Float32Array,
+  count: number,
+): void {
   const k = logits.length / Math.max(1, count);
   const columns = ["index", "label", "prediction", ...Array.from({ length: k }, (_, i) => `logit_${i}`)];
   const rows: (string | number)[][] = [];
@@ -93,6 +101,8 @@ function _writePredictions(path: string, index: Int32Array, labels: Int32Array, 
   try {
     writeFileAtomic(path, stringify(rows, { header: true, columns }));
   } catch (err) {
-    throw new UsageError(`--predictions ${path}: cannot write (${(err as { code?: string }).code ?? (err as Error).message})`);
+    throw new UsageError(
+      `--predictions ${path}: cannot write (${(err as { code?: string }).code ?? (err as Error).message})`,
+    );
   }
 }

@@ -186,7 +186,9 @@ export async function resumeExperiment(runDir: string, options: ResumeOptions = 
   const config = loadConfig(configPath, { overrides: options.overrides ?? [] });
   if (trajectoryHash(config) !== trajectoryHash(recorded)) {
     throw new ConfigError(
-      `--resume ${runDir}: only ${RESUMABLE_KEYS.join(", ")} may change when resuming (${_firstDifference(recorded, config)}); start a new run instead`,
+      `--resume ${runDir}: only ${RESUMABLE_KEYS.join(", ")} may change when resuming (${
+        _firstDifference(recorded, config)
+      }); start a new run instead`,
     );
   }
   const statePath = join(runDir, RUN_FILES.state);
@@ -222,14 +224,18 @@ export async function resumeExperiment(runDir: string, options: ResumeOptions = 
     // trained again and written again, identically on cpu and wasm.
     const rows = existsSync(join(runDir, RUN_FILES.metrics)) ? readMetrics(join(runDir, RUN_FILES.metrics)) : [];
     const kept = rows.filter((r) => r.epoch <= state.completedEpochs);
-    if (kept.length < state.completedEpochs && state.lastRow && state.lastRow.epoch === kept.length + 1) kept.push(state.lastRow);
+    if (kept.length < state.completedEpochs && state.lastRow && state.lastRow.epoch === kept.length + 1) {
+      kept.push(state.lastRow);
+    }
     if (rows.length > kept.length && rows.length > state.completedEpochs) {
       options.events?.onWarning?.(
         `metrics.csv rows after epoch ${state.completedEpochs} (the last checkpoint) will be trained and written again`,
       );
     }
     const metrics = new MetricsWriter(join(runDir, RUN_FILES.metrics), kept);
-    if (config.train.epochs !== recorded.train.epochs || config.run.backend !== recorded.run.backend) _writeConfig(runDir, config);
+    if (config.train.epochs !== recorded.train.epochs || config.run.backend !== recorded.run.backend) {
+      _writeConfig(runDir, config);
+    }
     summary = {
       ...summary,
       status: "running",
@@ -369,7 +375,11 @@ async function _train(run: _Run): Promise<ExperimentResult> {
     writeSummary(file(RUN_FILES.summary), summary);
     return { runDir, summary };
   } catch (err) {
-    summary.status = err instanceof InterruptedError ? "interrupted" : err instanceof DivergedError ? "diverged" : "failed";
+    summary.status = err instanceof InterruptedError
+      ? "interrupted"
+      : err instanceof DivergedError
+      ? "diverged"
+      : "failed";
     summary.ended_at = new Date().toISOString();
     summary.wall_seconds = wall();
     summary.error = err instanceof Error ? err.message : String(err);
@@ -383,7 +393,10 @@ async function _train(run: _Run): Promise<ExperimentResult> {
 
 function _writeConfig(runDir: string, config: Config): void {
   const path = join(runDir, RUN_FILES.config);
-  writeFileAtomic(path, configToYaml(config, [`Resolved config of run ${runDir}`, `Rerun: deno task exp --rerun ${runDir}`]));
+  writeFileAtomic(
+    path,
+    configToYaml(config, [`Resolved config of run ${runDir}`, `Rerun: deno task exp --rerun ${runDir}`]),
+  );
 }
 
 function _checkMemory(config: Config): void {
@@ -391,8 +404,12 @@ function _checkMemory(config: Config): void {
   const limit = Deno.systemMemoryInfo().total;
   if (est.bytes > limit) {
     throw new ConfigError(
-      `model and batch need an estimated ${_gib(est.bytes)} GiB to train (${est.params.toLocaleString("en-US")} parameters, ` +
-        `${_gib(est.activationBytes)} GiB of activations at train.batch_size ${config.train.batch_size}), more than this machine's ${
+      `model and batch need an estimated ${_gib(est.bytes)} GiB to train (${
+        est.params.toLocaleString("en-US")
+      } parameters, ` +
+        `${
+          _gib(est.activationBytes)
+        } GiB of activations at train.batch_size ${config.train.batch_size}), more than this machine's ${
           _gib(limit)
         } GiB; shrink model.d_model, model.depth or train.batch_size`,
     );

@@ -80,6 +80,9 @@ export function formatRow(row: MetricsRow): Record<string, string> {
  * @returns its rows as numbers
  */
 export function readMetrics(path: string): MetricsRow[] {
-  const records = parse(readFileSync(path, "utf8"), { columns: true, skip_empty_lines: true }) as Record<string, string>[];
+  const records = parse(readFileSync(path, "utf8"), { columns: true, skip_empty_lines: true }) as Record<
+    string,
+    string
+  >[];
   return records.map((r) => Object.fromEntries(METRIC_COLUMNS.map((c) => [c, Number(r[c])])) as MetricsRow);
 }

@@ -41,7 +41,9 @@ export function createRunDir(runsDir: string, name: string, hash: string, now: D
   try {
     mkdirSync(parent, { recursive: true });
   } catch (err) {
-    throw new UsageError(`cannot create runs directory ${parent} (${(err as { code?: string }).code ?? (err as Error).message})`);
+    throw new UsageError(
+      `cannot create runs directory ${parent} (${(err as { code?: string }).code ?? (err as Error).message})`,
+    );
   }
   const base = `${timestamp(now)}-${hash.slice(0, 6)}`;
   // mkdir without `recursive` fails if the directory exists: that is what makes ids unique

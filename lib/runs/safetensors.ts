@@ -32,7 +32,9 @@ export function encodeSafetensors(tensors: NamedArray[], metadata: Record<string
   let offset = 0;
   for (const t of sorted) {
     const size = t.shape.reduce((a, b) => a * b, 1);
-    if (size !== t.data.length) throw new Error(`tensor '${t.name}': shape ${t.shape} holds ${size} values, data has ${t.data.length}`);
+    if (size !== t.data.length) {
+      throw new Error(`tensor '${t.name}': shape ${t.shape} holds ${size} values, data has ${t.data.length}`);
+    }
     header[t.name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + 4 * size] };
     offset += 4 * size;
   }
@@ -90,12 +92,18 @@ export function decodeSafetensors(bytes: Uint8Array, name: string): SafetensorsF
     if (info?.dtype !== "F32") fail(`tensor '${key}' has dtype ${String(info?.dtype)}, only F32 is supported`);
     const shape = info.shape;
     const offsets = info.data_offsets;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) fail(`tensor '${key}' has a bad shape`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      fail(`tensor '${key}' has a bad shape`);
+    }
     if (!Array.isArray(offsets) || offsets.length !== 2) fail(`tensor '${key}' has bad data_offsets`);
     const [begin, end] = offsets as [number, number];
     const size = (shape as number[]).reduce((a, b) => a * b, 1);
     if (!(begin >= 0 && end <= dataLen && end - begin === 4 * size)) {
-      fail(`tensor '${key}' data [${begin}, ${end}) does not fit the file (data is ${dataLen} bytes, shape needs ${4 * size})`);
+      fail(
+        `tensor '${key}' data [${begin}, ${end}) does not fit the file (data is ${dataLen} bytes, shape needs ${
+          4 * size
+        })`,
+      );
     }
     const data = new Float32Array(size);
     const src = new DataView(bytes.buffer, bytes.byteOffset + dataStart + begin, end - begin);
@@ -129,7 +137,9 @@ export function readSafetensors(path: string): SafetensorsFile {
     bytes = readFileSync(path);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    throw new CheckpointError(`${path}: cannot read checkpoint (${code === "ENOENT" ? "no such file" : (err as Error).message})`);
+    throw new CheckpointError(
+      `${path}: cannot read checkpoint (${code === "ENOENT" ? "no such file" : (err as Error).message})`,
+    );
   }
   return decodeSafetensors(bytes, path);
 }

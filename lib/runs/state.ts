@@ -92,7 +92,9 @@ export function loadState(path: string, model: VisionTransformer, optimizer: Vit
       const t = file.tensors.get(`${_OPT}${spec.name}.${i}`)!;
       if (t.shape.join(",") !== internalShape(spec).join(",")) {
         tf.dispose([...slots.values()].flat());
-        throw new CheckpointError(`${path}: optimizer slot of '${spec.name}' has shape [${t.shape}], model needs [${internalShape(spec)}]`);
+        throw new CheckpointError(
+          `${path}: optimizer slot of '${spec.name}' has shape [${t.shape}], model needs [${internalShape(spec)}]`,
+        );
       }
       list.push(tf.tensor(t.data, t.shape, "float32"));
     }
