@@ -67,6 +67,16 @@ export function buildProgram(argv: string[]): Command {
       await bench(config, flags);
     });
 
+  program.command("setup")
+    .description("build the tensorflow / tensorflow-gpu backend from a libtensorflow 2.9.1 you supply")
+    .argument("<backend>", "tensorflow or tensorflow-gpu")
+    .option("--libtensorflow <path>", "libtensorflow(-gpu)-linux-x86_64-2.9.1.tar.gz, or its unpacked folder")
+    .option("--debug", "show stack traces on errors")
+    .action(async (backend: string, flags) => {
+      const { setup } = await import("./setup.ts");
+      await setup(backend, flags);
+    });
+
   program.command("keys")
     .description("list every config key with its type, default and why (Markdown)")
     .action(async () => {

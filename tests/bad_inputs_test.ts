@@ -281,10 +281,10 @@ const CASES: Case[] = [
     words: [/cannot create runs directory .*f\/runs\/tiny \(ENOTDIR\)/],
   },
   {
-    name: "backend package missing",
+    name: "tensorflow backend not set up",
     args: (d) => ["exp", writeTinyConfig(d), "--backend", "tensorflow"],
     code: 1,
-    words: [/backend 'tensorflow' needs the npm package @tensorflow\/tfjs-node/],
+    words: [/backend 'tensorflow': @tensorflow\/tfjs-node has no native binding .*deno task setup-cpu/],
   },
   // eval.
   {

@@ -5,10 +5,10 @@
  * and a missing optional package becomes a clear error rather than a failed import.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { existsSync } from "node:fs";
 import { cpus } from "node:os";
 import { BackendError } from "../errors.ts";
 import type { BackendName } from "../config/schema.ts";
+import { initNodeBackend } from "./node_backend.ts";
 import { registerWebgpu } from "./webgpu.ts";
 
 /** What {@linkcode initBackend} settled on. */
@@ -20,12 +20,6 @@ export interface BackendInfo {
   /** For `auto`: the backends tried before this one and why each was passed over. */
   skipped: string[];
 }
-
-/** The packages the node backends need; they ship libtensorflow through an install script. */
-const _NODE_PACKAGES = {
-  tensorflow: "@tensorflow/tfjs-node",
-  "tensorflow-gpu": "@tensorflow/tfjs-node-gpu",
-} as const;
 
 /**
  * Initialises a backend and makes it tfjs's active one.
@@ -66,15 +60,8 @@ async function _init(name: Exclude<BackendName, "auto">, auto = false): Promise<
     case "webgpu":
       return await _initWebgpu(auto);
     case "tensorflow":
-    case "tensorflow-gpu": {
-      const pkg = _NODE_PACKAGES[name];
-      if (!existsSync(`node_modules/${pkg}/package.json`)) {
-        throw new BackendError(
-          `backend '${name}' needs the npm package ${pkg} with libtensorflow, which is not installed here`,
-        );
-      }
-      throw new BackendError(`backend '${name}': ${pkg} is present but its native binding is not set up`);
-    }
+    case "tensorflow-gpu":
+      return await initNodeBackend(name, auto && name === "tensorflow-gpu");
   }
 }
 
