@@ -93,3 +93,47 @@ export { createRunDir, RUN_FILES, timestamp } from "./lib/runs/run_dir.ts";
 export { readSummary, type RunStatus, type RunSummary, writeSummary } from "./lib/runs/summary.ts";
 export { collectEnv, type RunEnv, VITLAB_VERSION } from "./lib/runs/env.ts";
 export { writeFileAtomic } from "./lib/runs/atomic.ts";
+
+// Comparing runs: reads run directories only (config.yaml, metrics.csv, summary.json) and
+// never loads tfjs; tables, --group-by aggregates and learning-curve plots.
+export { findRuns, type FoundRuns, isRunDir, type SkippedDir } from "./lib/compare/find_runs.ts";
+export { readRun, type RunRecord, type RunStats, runStats } from "./lib/compare/read_run.ts";
+export { commonParent, type LoadedRuns, loadRuns } from "./lib/compare/load_runs.ts";
+export { configText, type ConfigValue, flattenConfig } from "./lib/compare/flatten.ts";
+export { differingKeys } from "./lib/compare/diff_keys.ts";
+export {
+  type Cell,
+  type Column,
+  type ComparisonTable,
+  DEFAULT_SORT,
+  type MeanStd,
+  RUN_COLUMNS,
+  runTable,
+  sortTable,
+} from "./lib/compare/table.ts";
+export { groupTable, meanStd } from "./lib/compare/aggregate.ts";
+export { type Format, FORMATS, formatTable } from "./lib/compare/format.ts";
+export { type PlotOptions, plotSpec, plotSvg } from "./lib/compare/plot.ts";
+export { svgToPng } from "./lib/compare/png.ts";
+
+// Benchmarks.
+export { type BenchOptions, type BenchResult, benchTraining, matmulPeak } from "./lib/bench/bench.ts";
+export { forwardGflopPerImage, trainGflopPerImage } from "./lib/bench/flops.ts";
+export { benchPytorch, blasPeak, TORCH_SCRIPT, type TorchResult } from "./lib/bench/pytorch.ts";
+
+// Node backends and OpenBLAS.
+export {
+  bindingPath,
+  initNodeBackend,
+  NODE_PACKAGES,
+  type NodeBackend,
+  nodePackageDir,
+} from "./lib/backend/node_backend.ts";
+export {
+  missingLibraries,
+  missingLibtensorflowFiles,
+  setupNodeBackend,
+  type SetupReport,
+} from "./lib/backend/node_setup.ts";
+export { openBlas, OPENBLAS_NAMES, useBlasMatMul } from "./lib/backend/blas.ts";
+export { registerWebgpu, type WebgpuAdapter } from "./lib/backend/webgpu.ts";

@@ -77,6 +77,33 @@ export function buildProgram(argv: string[]): Command {
       await setup(backend, flags);
     });
 
+  program.command("compare")
+    .description("compare runs: the config keys that differ and their metrics, one row per run, on stdout")
+    .argument("[paths...]", "run directories or folders above them (default: runs)")
+    .option("--sort <column>", "sort by a column or config key; append :asc or :desc to choose the order", "val_acc")
+    .option("--format <format>", "table, csv, json or md", "table")
+    .option("--plot <file>", "write learning curves to FILE.svg or FILE.png")
+    .option("--group-by <key>", "one row per group of runs differing only in this config key, with mean ± std")
+    .option("--verbose", "list the folders skipped as not runs")
+    .option("--debug", "show stack traces on errors")
+    .action(async (paths: string[], flags) => {
+      const { compare } = await import("./compare.ts");
+      await compare(paths, flags);
+    });
+
+  program.command("data")
+    .description("download or prepare a dataset; prints its folder on stdout")
+    .argument("<name>", "cifar10, cifar100 or fashion-mnist")
+    .argument("[dir]", "folder to download into (CIFAR); the cache folder for fashion-mnist")
+    .option("--url <url>", "download from this address (a mirror) instead of the official one")
+    .option("--md5 <hex>", "expected MD5 of the archive, with --url")
+    .option("--quiet", "no progress output")
+    .option("--debug", "show stack traces on errors")
+    .action(async (name: string, dir: string | undefined, flags) => {
+      const { data } = await import("./data.ts");
+      await data(name, dir, flags);
+    });
+
   program.command("keys")
     .description("list every config key with its type, default and why (Markdown)")
     .action(async () => {

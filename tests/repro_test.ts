@@ -31,7 +31,7 @@ function abortAfter(step: number): { signal: AbortSignal; onStep: (e: { globalSt
   return { signal: c.signal, onStep: (e) => e.globalStep === step && c.abort("SIGINT") };
 }
 
-for (const backend of ["wasm", "cpu"] as const) {
+for (const backend of ["wasm", "cpu", "blas"] as const) {
   Deno.test(`two runs of one config on ${backend} are identical byte for byte (timing columns aside)`, async () => {
     await initBackend(backend);
     const config = tinyConfig([`run.backend=${backend}`, "model.dropout=0.1", "model.drop_path=0.2"]);

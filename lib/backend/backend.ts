@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { cpus } from "node:os";
 import { BackendError } from "../errors.ts";
 import type { BackendName } from "../config/schema.ts";
+import { openBlas, useBlasMatMul } from "./blas.ts";
 import { initNodeBackend } from "./node_backend.ts";
 import { registerWebgpu } from "./webgpu.ts";
 
@@ -24,7 +25,7 @@ export interface BackendInfo {
 /**
  * Initialises a backend and makes it tfjs's active one.
  * @param name a backend, or `auto` for the fastest that initialises: a hardware GPU through
- *   tensorflow-gpu or webgpu, else wasm, else cpu
+ *   tensorflow-gpu or webgpu, else blas (wasm + OpenBLAS), else wasm, else cpu
  * @returns the backend chosen and its device
  * @throws {BackendError} when the named backend cannot be used; the message says why
  */
@@ -34,12 +35,14 @@ export async function initBackend(name: BackendName): Promise<BackendInfo> {
     return { name, device, skipped: [] };
   }
   const skipped: string[] = [];
-  for (const candidate of ["tensorflow-gpu", "webgpu", "wasm", "cpu"] as const) {
+  for (const candidate of ["tensorflow-gpu", "webgpu", "blas", "wasm", "cpu"] as const) {
     try {
       const device = await _init(candidate, true);
       return { name: candidate, device, skipped };
     } catch (err) {
-      skipped.push(`${candidate}: ${err instanceof Error ? err.message : String(err)}`);
+      // The first clause is the reason; the rest (how to fix it) is for an explicit --backend.
+      const why = (err instanceof Error ? err.message : String(err)).replace(/^backend '[^']+':? /, "").split(";")[0];
+      skipped.push(`${candidate}: ${why}`);
     }
   }
   throw new BackendError(`no backend could be initialised (${skipped.join("; ")})`);
@@ -55,7 +58,16 @@ async function _init(name: Exclude<BackendName, "auto">, auto = false): Promise<
     case "wasm": {
       await import("@tensorflow/tfjs-backend-wasm");
       await _activate("wasm");
+      useBlasMatMul(false);
       return `${cpu} (wasm SIMD, 1 thread)`;
+    }
+    case "blas": {
+      const blas = openBlas();
+      await import("@tensorflow/tfjs-backend-wasm");
+      await _activate("wasm");
+      useBlasMatMul(true);
+      const version = blas.config.match(/^OpenBLAS [\d.]+/)?.[0] ?? "OpenBLAS";
+      return `${cpu} (wasm SIMD + ${version}, ${blas.threads} threads for products)`;
     }
     case "webgpu":
       return await _initWebgpu(auto);

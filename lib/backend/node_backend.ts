@@ -25,7 +25,7 @@ export const NODE_PACKAGES: Record<NodeBackend, string> = {
  * @param root the project's folder (holding node_modules)
  * @returns the package's real folder, or null when it is not installed
  */
-export function nodePackageDir(name: NodeBackend, root = _projectRoot()): string | null {
+export function nodePackageDir(name: NodeBackend, root: string = _projectRoot()): string | null {
   const link = `${root}/node_modules/${NODE_PACKAGES[name]}`;
   return existsSync(`${link}/package.json`) ? realpathSync(link) : null;
 }

@@ -38,6 +38,7 @@ export function registerWebgpu(): Promise<WebgpuAdapter> {
 async function _register(): Promise<WebgpuAdapter> {
   const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
   if (!gpu) throw new BackendError("backend 'webgpu' needs navigator.gpu (run Deno with --unstable-webgpu)");
+  _ensureRuntimeDir();
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) {
     throw new BackendError("backend 'webgpu': no WebGPU adapter was found (no GPU driver or Vulkan loader?)");
@@ -66,4 +67,15 @@ async function _register(): Promise<WebgpuAdapter> {
     return new WebGPUBackend(device, info);
   }, 3);
   return { adapterDescription: text, software };
+}
+
+/** Mesa's Vulkan drivers print an error on every start unless XDG_RUNTIME_DIR names a 0700 folder. */
+function _ensureRuntimeDir(): void {
+  try {
+    const dir = Deno.env.get("XDG_RUNTIME_DIR");
+    if (dir && (Deno.statSync(dir).mode ?? 0o700) % 0o1000 === 0o700) return;
+    const tmp = Deno.makeTempDirSync({ prefix: "vitlab-xdg-" });
+    Deno.chmodSync(tmp, 0o700);
+    Deno.env.set("XDG_RUNTIME_DIR", tmp);
+  } catch { /* without env or write permission the driver only prints its warning */ }
 }

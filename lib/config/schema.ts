@@ -6,7 +6,7 @@
  */
 
 /** Backends `run.backend` accepts. */
-export const BACKENDS = ["auto", "cpu", "wasm", "webgpu", "tensorflow", "tensorflow-gpu"] as const;
+export const BACKENDS = ["auto", "cpu", "wasm", "blas", "webgpu", "tensorflow", "tensorflow-gpu"] as const;
 /** A backend name. */
 export type BackendName = typeof BACKENDS[number];
 /** Datasets `data.dataset` accepts. */
@@ -339,7 +339,8 @@ export const SCHEMA: { [S in Section]: { [K in keyof Config[S]]: FieldSpec } } =
       kind: "enum",
       default: "auto",
       values: BACKENDS,
-      doc: "tfjs backend; auto picks the fastest that initialises (a hardware GPU, else wasm, else cpu).",
+      doc:
+        "tfjs backend; auto picks the fastest that initialises (a hardware GPU, else blas = wasm + OpenBLAS, else wasm, else cpu).",
     },
     tags: {
       kind: "strings",

@@ -98,8 +98,8 @@ export function trajectoryHash(config: Config): string {
  */
 export async function runExperiment(config: Config, options: ExperimentOptions): Promise<ExperimentResult> {
   const started = new Date();
-  _checkMemory(config);
   const backend = await initBackend(config.run.backend);
+  _checkMemory(config, backend);
   if (options.rerunOf) _compareEnv(options.rerunOf, backend, options.events);
   const { train, val } = loadTrainVal(config);
   const hash = configHash(config);
@@ -204,8 +204,8 @@ export async function resumeExperiment(runDir: string, options: ResumeOptions = 
   } catch {
     throw new CheckpointError(`${summaryPath}: missing or not valid JSON`);
   }
-  _checkMemory(config);
   const backend = await initBackend(config.run.backend);
+  _checkMemory(config, backend);
   _compareEnv(runDir, backend, options.events);
   const { train, val } = loadTrainVal(config);
   const model = new VisionTransformer(vitShapeFromConfig(config), config.train.seed);
@@ -399,19 +399,22 @@ function _writeConfig(runDir: string, config: Config): void {
   );
 }
 
-function _checkMemory(config: Config): void {
+/** tfjs's wasm build grows its heap to 2 GiB at most; past that it aborts mid-step. */
+const _WASM_HEAP_LIMIT = 2 * 2 ** 30;
+
+function _checkMemory(config: Config, backend: BackendInfo): void {
   const est = estimateTrainingMemory(config);
-  const limit = Deno.systemMemoryInfo().total;
+  const system = Deno.systemMemoryInfo().total;
+  const wasm = backend.name === "wasm" || backend.name === "blas";
+  const limit = wasm ? Math.min(system, _WASM_HEAP_LIMIT) : system;
   if (est.bytes > limit) {
     throw new ConfigError(
       `model and batch need an estimated ${_gib(est.bytes)} GiB to train (${
         est.params.toLocaleString("en-US")
       } parameters, ` +
-        `${
-          _gib(est.activationBytes)
-        } GiB of activations at train.batch_size ${config.train.batch_size}), more than this machine's ${
-          _gib(limit)
-        } GiB; shrink model.d_model, model.depth or train.batch_size`,
+        `${_gib(est.activationBytes)} GiB of activations at train.batch_size ${config.train.batch_size}), more than ${
+          wasm ? "the wasm backend's heap" : "this machine's"
+        } ${_gib(limit)} GiB; shrink model.d_model, model.depth or train.batch_size`,
     );
   }
 }

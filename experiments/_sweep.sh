@@ -1,0 +1,96 @@
+# shellcheck shell=bash
+# Shared by the sweep scripts beside it (source it, do not run it). A sweep script sets
+#   NAME  the run group: runs go to $RUNS_DIR/$NAME/<run-id>/
+#   RUNS  an array, one entry per run: that run's `--set key=value` overrides
+# then calls `sweep "$@"`, which prints a time estimate, trains the runs one after another
+# (or JOBS at a time), collects the run directories `exp` prints, and ends with `compare`.
+#
+# Settings, from the environment (relative paths are taken from the current directory):
+#   CONFIG    base config (default configs/vit-small.yaml)
+#   EXTRA     more exp arguments for every run, applied after the sweep's own, split on spaces:
+#             EXTRA="--set data.subset=6000 --set train.epochs=2"; arguments given to the
+#             script itself are added the same way
+#   RUNS_DIR  root of the run directories (default runs/); on a cluster, a shared filesystem
+#   JOBS      runs at a time (default 1). wasm trains on one core, so up to the core count helps
+#   COMPARE   more `compare` arguments, e.g. COMPARE="--format md --plot sweep.svg" (paths in
+#             it are relative to the repository root, as for any deno task)
+#   GFLOPS    the sustained speed the estimate assumes per job (see experiments/estimate.ts)
+#   DENO      the deno binary (default: deno on PATH)
+set -euo pipefail
+
+SWEEP_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SWEEP_ROOT=$(cd "$SWEEP_HERE/.." && pwd)
+
+_sweep_abs() {
+  case $1 in
+    /*) printf '%s\n' "$1" ;;
+    *) printf '%s\n' "$PWD/$1" ;;
+  esac
+}
+
+DENO=${DENO:-deno}
+CONFIG=$(_sweep_abs "${CONFIG:-$SWEEP_ROOT/configs/vit-small.yaml}")
+RUNS_DIR=$(_sweep_abs "${RUNS_DIR:-$SWEEP_ROOT/runs}")
+JOBS=${JOBS:-1}
+NAME=${NAME:-sweep}
+read -r -a SWEEP_EXTRA <<<"${EXTRA:-}"
+read -r -a SWEEP_COMPARE <<<"${COMPARE:-}"
+
+case $JOBS in
+  '' | *[!0-9]* | 0)
+    echo "JOBS must be a positive integer, got '$JOBS'" >&2
+    exit 2
+    ;;
+esac
+
+# One run: a label, then its exp arguments. The run directory goes to stdout; progress goes to
+# stderr, each line prefixed with the label so that parallel runs can be told apart.
+sweep_one() {
+  set -o pipefail
+  local label=$1
+  shift
+  {
+    "$DENO" task -q exp "$CONFIG" --runs-dir "$RUNS_DIR" --name "$NAME" --quiet "$@" 2>&1 1>&3 |
+      while IFS= read -r line; do printf '[%s] %s\n' "$label" "$line" >&2; done
+  } 3>&1
+}
+export -f sweep_one
+export DENO CONFIG RUNS_DIR NAME
+
+# Prints the estimate, runs RUNS, then compares them. Arguments: more exp arguments for every run.
+sweep() {
+  SWEEP_EXTRA+=("$@")
+  cd "$SWEEP_ROOT"
+  local lines=() run
+  # No trailing blank: xargs -L would join the next line to this one.
+  for run in "${RUNS[@]}"; do
+    local label=${run//--set /}
+    lines+=("${label// /,} $run${SWEEP_EXTRA[*]:+ ${SWEEP_EXTRA[*]}}")
+  done
+
+  echo "$NAME: ${#RUNS[@]} runs of $CONFIG into $RUNS_DIR/$NAME, $JOBS at a time" >&2
+  printf '%s\n' "${lines[@]#* }" |
+    "$DENO" run --allow-read --allow-env "$SWEEP_HERE/estimate.ts" "$CONFIG" --jobs "$JOBS" >&2
+
+  local start=$SECONDS dirs=()
+  # xargs runs each line as one `sweep_one` call, JOBS at a time; a failed run does not stop
+  # the others. Each run prints its directory when it ends.
+  # shellcheck disable=SC2016 # $@ is expanded by the inner bash
+  mapfile -t dirs < <(printf '%s\n' "${lines[@]}" | xargs -P "$JOBS" -L 1 bash -c 'sweep_one "$@"' sweep_one || true)
+  local elapsed=$((SECONDS - start))
+  printf '%s: %d of %d runs finished in %dm%02ds\n' "$NAME" "${#dirs[@]}" "${#RUNS[@]}" \
+    $((elapsed / 60)) $((elapsed % 60)) >&2
+  if [ "${#dirs[@]}" -eq 0 ]; then
+    echo "$NAME: no run finished; see the messages above" >&2
+    exit 1
+  fi
+  "$DENO" task -q compare "${dirs[@]}" "${SWEEP_COMPARE[@]}"
+  # SWEEP_GROUP_BY (set by seeds.sh): also the mean ± std over that key.
+  if [ -n "${SWEEP_GROUP_BY:-}" ]; then
+    "$DENO" task -q compare "${dirs[@]}" --group-by "$SWEEP_GROUP_BY" "${SWEEP_COMPARE[@]}"
+  fi
+  if [ "${#dirs[@]}" -ne "${#RUNS[@]}" ]; then
+    echo "$NAME: $((${#RUNS[@]} - ${#dirs[@]})) runs failed; their directories are under $RUNS_DIR/$NAME" >&2
+    exit 1
+  fi
+}

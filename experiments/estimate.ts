@@ -1,0 +1,145 @@
+/**
+ * A sweep's time estimate, printed before it starts; every run's config is loaded first, so a
+ * wrong key or value stops the sweep before anything trains.
+ *
+ *   printf '%s\n' "--set model.depth=2" "--set model.depth=4" |
+ *     deno run --allow-read --allow-env experiments/estimate.ts configs/vit-small.yaml --jobs 2
+ *
+ * Each line of stdin is one run's exp arguments (`--set key=value`, `--name`, `--backend`).
+ * The model: training an image costs three forward passes, a forward pass costs the matmul
+ * FLOPs of the ViT (patch embedding, qkv, attention, projection, MLP, head), validation one
+ * forward pass per image; plus a fixed cost per optimizer step and per run. The speed assumed
+ * is that of the wasm backend on one core of a 2-core x86 CPU (a run uses one core), measured
+ * on vit-small and vit-tiny runs; GFLOPS=… sets another. It is a rough guide, not a promise:
+ * a GPU backend is much faster, a busy machine slower.
+ */
+import { loadConfig } from "../lib/config/load.ts";
+import type { Config } from "../lib/config/schema.ts";
+import { VitlabError } from "../lib/errors.ts";
+
+/**
+ * Sustained GFLOP/s of one run on the wasm backend, measured on a 2-core AMD EPYC shared with
+ * other training jobs: vit-small on MNIST (5,400 images, 3 epochs) at 4.9 with patch 4 (68
+ * images/s) and 8.0 with patch 7 (367 images/s); 1-epoch runs on a busier machine at 3.4–3.6
+ * (patch 2 with batch 32, 4 and 7). Small models and short runs do worse per FLOP.
+ */
+export const DEFAULT_GFLOPS = 4.5;
+/** Seconds per optimizer step beyond the FLOPs (kernel dispatch, optimizer update). */
+export const STEP_SECONDS = 0.003;
+/** Seconds per run beyond training: start-up, dataset loading, checkpoints. */
+export const RUN_SECONDS = 3;
+
+/**
+ * @param config a resolved config
+ * @returns multiply-adds × 2 of one forward pass on one image
+ */
+export function forwardFlops(config: Config): number {
+  const m = config.model;
+  const n = (config.data.image_size! / m.patch_size) ** 2; // patches
+  const t = n + 1; // tokens with the class token
+  const d = m.d_model;
+  const h = Math.round(d * m.mlp_ratio);
+  const embed = n * config.data.channels! * m.patch_size ** 2 * d;
+  const block = t * d * 3 * d + 2 * t * t * d + t * d * d + 2 * t * d * h; // qkv, attention, proj, MLP
+  return 2 * (embed + m.depth * block + d * config.data.num_classes!);
+}
+
+/**
+ * @param config a resolved config
+ * @param gflops the speed assumed
+ * @returns estimated seconds the run takes
+ */
+export function estimateSeconds(config: Config, gflops = DEFAULT_GFLOPS): number {
+  const total = config.data.dataset === "mnist" ? 60000 : config.data.synthetic_size;
+  const used = config.data.subset > 0 ? Math.min(config.data.subset, total) : total;
+  const val = Math.round(used * config.data.val_fraction);
+  const steps = Math.floor((used - val) / config.train.batch_size);
+  const flops = forwardFlops(config);
+  const epoch = (steps * config.train.batch_size * 3 * flops + val * flops) / (gflops * 1e9) + steps * STEP_SECONDS;
+  return RUN_SECONDS + config.train.epochs * epoch;
+}
+
+/**
+ * @param seconds durations of the runs
+ * @param jobs runs at a time
+ * @param cores CPU cores (more jobs than cores share them)
+ * @returns wall seconds when each run starts as soon as a slot is free
+ */
+export function sweepSeconds(seconds: number[], jobs: number, cores: number): number {
+  const slots: number[] = new Array(Math.max(1, jobs)).fill(0);
+  for (const s of seconds) {
+    const i = slots.indexOf(Math.min(...slots));
+    slots[i]! += s;
+  }
+  return Math.max(...slots) * Math.max(1, jobs / Math.max(1, cores));
+}
+
+/**
+ * @param seconds a duration
+ * @returns it as `45 s`, `12 min` or `2.5 h`
+ */
+export function humanDuration(seconds: number): string {
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+function _main(args: string[]): number {
+  const config = args[0];
+  const j = args.indexOf("--jobs");
+  const jobs = j >= 0 ? Number(args[j + 1]) : 1;
+  if (config === undefined || !Number.isInteger(jobs) || jobs < 1) {
+    console.error("usage: estimate.ts CONFIG [--jobs N] < runs (one line of exp arguments per run)");
+    return 2;
+  }
+  const gflops = Number(Deno.env.get("GFLOPS") ?? DEFAULT_GFLOPS);
+  const lines = new TextDecoder().decode(_readAll()).split("\n")
+    .filter((l) => l.trim());
+  const seconds: number[] = [];
+  for (const line of lines) {
+    const words = line.trim().split(/\s+/);
+    const overrides: string[] = [];
+    let name: string | undefined;
+    for (let i = 0; i < words.length; i++) {
+      if (words[i] === "--set") overrides.push(words[++i] ?? "");
+      else if (words[i]!.startsWith("--set=")) overrides.push(words[i]!.slice(6));
+      else if (words[i] === "--name") name = words[++i];
+    }
+    try {
+      const c = loadConfig(config, { overrides, ...(name !== undefined ? { name } : {}) });
+      const s = estimateSeconds(c, gflops);
+      seconds.push(s);
+      const label = overrides.join(" ") || "(the config as it is)";
+      console.log(`  ${label.padEnd(48)} ~${humanDuration(s)}`);
+    } catch (err) {
+      if (!(err instanceof VitlabError)) throw err;
+      console.error(`estimate: ${line.trim()}: ${err.message}`);
+      return 2;
+    }
+  }
+  const sequential = seconds.reduce((a, b) => a + b, 0);
+  const cores = navigator.hardwareConcurrency || 1;
+  const parallel = jobs > 1
+    ? `; with JOBS=${jobs} on ${cores} cores ~${humanDuration(sweepSeconds(seconds, jobs, cores))}`
+    : "";
+  console.log(
+    `estimate: ~${humanDuration(sequential)} one run after another${parallel} ` +
+      `(rough: ${gflops} GFLOP/s per run as wasm on one CPU core; set GFLOPS= for your machine)`,
+  );
+  return 0;
+}
+
+function _readAll(): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(65536);
+  for (let n = Deno.stdin.readSync(buf); n !== null; n = Deno.stdin.readSync(buf)) chunks.push(buf.slice(0, n));
+  const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+if (import.meta.main) Deno.exit(_main(Deno.args));

@@ -1,0 +1,213 @@
+/**
+ * Sweeps: identical runs started at once never share a run directory, and the scripts in
+ * experiments/ run end to end at smoke size (runs, then the compare table), stop on a config
+ * error before training, split a Slurm array into one run per task, and pass shellcheck.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseCsv } from "csv-parse/sync";
+import { tempDir, vitlab, writeTinyConfig } from "./_helpers.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const SCRIPTS = [...Deno.readDirSync(join(ROOT, "experiments"))].map((e) => e.name).filter((n) => n.endsWith(".sh"))
+  .sort();
+
+/** Runs an experiments/ script (or a copy, given its absolute path) from the repository root. */
+async function script(name: string, env: Record<string, string>, args: string[] = []) {
+  const out = await new Deno.Command("bash", {
+    args: [name.startsWith("/") ? name : join(ROOT, "experiments", name), ...args],
+    cwd: ROOT,
+    env: { DENO: Deno.execPath(), NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Smoke size for the scripts: vit-tiny on 64 synthetic images, one epoch. */
+const TINY = { CONFIG: "configs/vit-tiny.yaml", EXTRA: "--set data.synthetic_size=64 --set train.epochs=1" };
+
+/** @returns the run directories (holding summary.json) under a folder */
+function runDirs(root: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      if (!e.isDirectory) continue;
+      const path = join(dir, e.name);
+      try {
+        Deno.statSync(join(path, "summary.json"));
+        found.push(path);
+      } catch {
+        walk(path);
+      }
+    }
+  };
+  walk(root);
+  return found.sort();
+}
+
+Deno.test("identical runs started in parallel get distinct, complete run directories", async () => {
+  const dir = tempDir();
+  const cfg = writeTinyConfig(dir);
+  const runs = join(dir, "runs");
+  const results = await Promise.all(
+    [0, 1, 2].map(() => vitlab("exp", cfg, "--runs-dir", runs, "--set", "train.epochs=1", "--quiet")),
+  );
+  for (const r of results) assert.equal(r.code, 0, r.stderr);
+  const dirs = results.map((r) => r.stdout.trim());
+  assert.equal(new Set(dirs).size, 3, dirs.join("\n"));
+  // Same config, same hash: only the time stamp or the -N suffix sets them apart.
+  const ids = dirs.map((d) => new RegExp(`^${runs}/tiny/(\\d{8}-\\d{6})-([0-9a-f]{6})(-\\d+)?$`).exec(d));
+  assert.ok(ids.every((m) => m !== null), dirs.join("\n"));
+  assert.equal(new Set(ids.map((m) => m![2])).size, 1);
+  for (const stamp of new Set(ids.map((m) => m![1]))) {
+    const same = ids.filter((m) => m![1] === stamp).map((m) => m![3] ?? "").sort();
+    assert.deepEqual(same, ["", "-1", "-2"].slice(0, same.length), `suffixes within ${stamp}`);
+  }
+  for (const d of dirs) {
+    const summary = JSON.parse(Deno.readTextFileSync(join(d, "summary.json")));
+    assert.equal(summary.status, "completed");
+    assert.equal(summary.epochs_completed, 1);
+    assert.equal(summary.run_dir, d);
+    assert.equal(Deno.readTextFileSync(join(d, "metrics.csv")).trim().split("\n").length, 2);
+    for (const f of ["config.yaml", "env.json", "checkpoints/best.safetensors", "checkpoints/last.safetensors"]) {
+      assert.ok(Deno.statSync(join(d, f)).size > 0, `${d}/${f}`);
+    }
+  }
+  // Each run wrote its own files: the same seed and data give the same numbers in each.
+  const c = await vitlab("compare", runs, "--format", "json");
+  assert.equal(c.code, 0, c.stderr);
+  const rows = JSON.parse(c.stdout) as Record<string, unknown>[];
+  assert.deepEqual(rows.map((r) => r.dir).sort(), [...dirs].sort());
+  assert.equal(new Set(rows.map((r) => r.val_acc)).size, 1);
+  assert.deepEqual(Object.keys(rows[0]!).filter((k) => k.includes(".")), []); // no config key differs
+});
+
+Deno.test("patch-size.sh end to end: tiny runs two at a time, then the compare table", async () => {
+  const runs = join(tempDir(), "runs");
+  const r = await script("patch-size.sh", { ...TINY, PATCHES: "4 8", JOBS: "2", RUNS_DIR: runs });
+  assert.equal(r.code, 0, r.stderr);
+  // The estimate comes first, then each run's progress, prefixed with its overrides.
+  const estimate = r.stderr.indexOf("estimate: ~");
+  assert.ok(estimate >= 0 && estimate < r.stderr.indexOf("[model.patch_size=4] "), r.stderr);
+  assert.match(r.stderr, /^\[model\.patch_size=8\] epoch 1\/1 /m);
+  assert.match(r.stderr, /patch-size: 2 of 2 runs finished in \dm\d\ds/);
+  // stdout is the compare table alone.
+  const lines = r.stdout.trimEnd().split("\n");
+  assert.equal(lines.length, 3, r.stdout);
+  assert.match(
+    lines[0]!,
+    /^run +model\.patch_size +params +epochs +val_acc +best_epoch +val_loss +wall_s +img_s +status$/,
+  );
+  const rows = lines.slice(1).map((l) => l.split(/ +/));
+  assert.deepEqual(rows.map((c) => c[1]).sort(), ["4", "8"]);
+  for (const c of rows) {
+    assert.match(c[0]!, /^\d{8}-\d{6}-[0-9a-f]{6}$/);
+    assert.equal(c[3], "1/1");
+    assert.equal(c.at(-1), "completed");
+  }
+  assert.equal(runDirs(join(runs, "patch-size")).length, 2);
+});
+
+Deno.test("seeds.sh: the per-run table, then mean ± std over the seeds; arguments reach every run", async () => {
+  const runs = join(tempDir(), "runs");
+  const r = await script(
+    "seeds.sh",
+    { CONFIG: TINY.CONFIG, SEEDS: "0 1", RUNS_DIR: runs, COMPARE: "--format csv" },
+    ["--set", "data.synthetic_size=64", "--set", "train.epochs=1"],
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const [perRun, grouped] = r.stdout.split(/\n(?=model\.|train\.seed,)/);
+  const a = parseCsv(perRun!, { columns: true }) as Record<string, string>[];
+  assert.deepEqual(a.map((row) => row["train.seed"]).sort(), ["0", "1"]);
+  assert.ok(a.every((row) => row.epochs_total === "1" && row.status === "completed"));
+  const b = parseCsv(grouped!, { columns: true }) as Record<string, string>[];
+  assert.equal(b.length, 1);
+  assert.equal(b[0]!["train.seed"], "[0,1]");
+  assert.equal(b[0]!.runs, "2");
+  const accs = a.map((row) => Number(row.val_acc));
+  assert.ok(Math.abs(Number(b[0]!.val_acc_mean) - (accs[0]! + accs[1]!) / 2) < 1e-9);
+});
+
+Deno.test("a sweep stops before training when a run's config is wrong; JOBS must be a number", async () => {
+  const runs = join(tempDir(), "runs");
+  const r = await script("depth-width.sh", {
+    ...TINY,
+    DEPTHS: "1",
+    WIDTHS: "16 30",
+    EXTRA: "--set model.heads=4",
+    RUNS_DIR: runs,
+  });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(
+    r.stderr,
+    /estimate: .*model\.d_model=30.*: model\.heads: d_model \(30\) must be divisible by heads \(4\)/,
+  );
+  assert.equal(existsSync(runs) ? runDirs(runs).length : 0, 0);
+  const j = await script("seeds.sh", { ...TINY, JOBS: "two", RUNS_DIR: runs });
+  assert.equal(j.code, 2);
+  assert.match(j.stderr, /JOBS must be a positive integer, got 'two'/);
+});
+
+Deno.test("slurm-array.sh: submits the array and a compare job; each task trains its grid point", async () => {
+  const dir = tempDir();
+  const runs = join(dir, "runs");
+  // A stand-in sbatch that records its arguments and answers with a job id.
+  const bin = join(dir, "bin");
+  Deno.mkdirSync(bin);
+  Deno.writeTextFileSync(
+    join(bin, "sbatch"),
+    `#!/usr/bin/env bash\nprintf '%s\\n' "$*" >> "${dir}/sbatch.log"\necho 4242\n`,
+  );
+  Deno.chmodSync(join(bin, "sbatch"), 0o755);
+  const grid = { ...TINY, DEPTHS: "1 2", WIDTHS: "16 32", RUNS_DIR: runs, NAME: "grid" };
+  const submit = await script("slurm-array.sh", { ...grid, PATH: `${bin}:${Deno.env.get("PATH")}`, MAX_PARALLEL: "2" });
+  assert.equal(submit.code, 0, submit.stderr);
+  assert.equal(submit.stdout, "4242\n");
+  const [array, compare] = Deno.readTextFileSync(join(dir, "sbatch.log")).trimEnd().split("\n");
+  assert.match(array!, /--array=0-3%2 .*slurm-array\.sh$/);
+  assert.match(compare!, /--dependency=afterany:4242 .*--wrap=.* task -q compare .*\/runs\/grid --format md/);
+  assert.match(submit.stderr, /estimate: /);
+
+  // Task 2 of the grid (depth 1, 2 × width 16, 32): depth 2, width 16. Slurm runs a copy of
+  // the script from its spool folder; submitted by hand (`sbatch --array=2 slurm-array.sh` in
+  // experiments/), the task finds the repository from the submission folder.
+  const spool = join(dir, "spool", "slurm_script");
+  Deno.mkdirSync(join(dir, "spool"));
+  Deno.copyFileSync(join(ROOT, "experiments", "slurm-array.sh"), spool);
+  const task = await script(spool, {
+    ...grid,
+    SLURM_ARRAY_TASK_ID: "2",
+    SLURM_SUBMIT_DIR: join(ROOT, "experiments"),
+  });
+  assert.equal(task.code, 0, task.stderr);
+  const run = task.stdout.trim();
+  assert.ok(run.startsWith(join(runs, "grid") + "/"), run);
+  const config = Deno.readTextFileSync(join(run, "config.yaml"));
+  assert.match(config, /^ {2}depth: 2$/m);
+  assert.match(config, /^ {2}d_model: 16$/m);
+  assert.match(config, /^ {2}synthetic_size: 64$/m); // EXTRA reaches the task
+  const out = await script("slurm-array.sh", { ...grid, SLURM_ARRAY_TASK_ID: "4", VITLAB_ROOT: ROOT });
+  assert.equal(out.code, 2);
+  assert.match(out.stderr, /array task 4: the grid has only 4 runs \(0-3\)/);
+});
+
+const shellcheck = await new Deno.Command("shellcheck", { args: ["--version"], stdout: "null", stderr: "null" })
+  .output()
+  .then((o) => o.success, () => false);
+
+Deno.test({
+  name: "every experiments/*.sh passes shellcheck",
+  ignore: !shellcheck,
+  async fn() {
+    assert.ok(SCRIPTS.includes("patch-size.sh") && SCRIPTS.includes("slurm-array.sh"), SCRIPTS.join());
+    const out = await new Deno.Command("shellcheck", {
+      args: ["-x", ...SCRIPTS.map((s) => `experiments/${s}`)],
+      cwd: ROOT,
+      stdout: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stdout));
+  },
+});
