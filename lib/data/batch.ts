@@ -9,17 +9,17 @@ export interface Normalization {
 }
 
 /**
- * Builds one batch.
+ * Normalised pixels and labels of some examples, in JS memory (for augmentation).
  * @param set the split
  * @param indices positions in the split
  * @param norm per-channel mean and std
- * @returns x [B, H, W, C] float32 and y [B] int32
+ * @returns pixels [B, H, W, C] row-major and labels [B]
  */
-export function makeBatch(
+export function normalizedPixels(
   set: ImageSet,
   indices: ArrayLike<number>,
   norm: Normalization,
-): { x: tf.Tensor4D; y: tf.Tensor1D } {
+): { pixels: Float32Array; labels: Int32Array } {
   const c = set.channels;
   const size = set.height * set.width * c;
   const scale = norm.std.map((s) => 1 / (255 * s));
@@ -36,8 +36,24 @@ export function makeBatch(
     }
     labels[i] = set.labels[j]!;
   }
+  return { pixels, labels };
+}
+
+/**
+ * Builds one batch.
+ * @param set the split
+ * @param indices positions in the split
+ * @param norm per-channel mean and std
+ * @returns x [B, H, W, C] float32 and y [B] int32
+ */
+export function makeBatch(
+  set: ImageSet,
+  indices: ArrayLike<number>,
+  norm: Normalization,
+): { x: tf.Tensor4D; y: tf.Tensor1D } {
+  const { pixels, labels } = normalizedPixels(set, indices, norm);
   return {
-    x: tf.tensor4d(pixels, [indices.length, set.height, set.width, c]), // [B, H, W, C]
+    x: tf.tensor4d(pixels, [indices.length, set.height, set.width, set.channels]), // [B, H, W, C]
     y: tf.tensor1d(labels, "int32"), // [B]
   };
 }

@@ -3,6 +3,10 @@ import type { Config } from "../config/schema.ts";
 import { DataError } from "../errors.ts";
 import { Rng } from "../random.ts";
 import { type ImageSet, selectExamples } from "./image_set.ts";
+import { cifarFiles, loadCifar10, loadCifar100 } from "./cifar.ts";
+import { loadFashionMnist, prepareFashionMnist } from "./fashion_mnist.ts";
+import { loadImageFolder, scanImageFolder } from "./folder.ts";
+import { idxDatasetFiles, loadIdxSplit } from "./idx_dataset.ts";
 import { loadMnist, mnistFiles } from "./mnist.ts";
 import { makeSynthetic } from "./synthetic.ts";
 
@@ -12,9 +16,25 @@ export type SplitName = "train" | "val" | "test";
 /** Loads the dataset's file-level split (`train` or `test`) before any subsetting. */
 function _loadRaw(config: Config, split: "train" | "test"): ImageSet {
   const d = config.data;
+  const path = d.path ?? "";
   switch (d.dataset) {
     case "mnist":
       return loadMnist(split);
+    case "fashion-mnist":
+      return loadFashionMnist()[split];
+    // Any whole number of records is accepted (a cut-down copy, say); a file cut mid-record is not.
+    case "cifar10":
+      return loadCifar10(path, split, { expectCount: null });
+    case "cifar100":
+      return loadCifar100(path, split, { expectCount: null });
+    case "idx":
+      return loadIdxSplit(path, split, d.num_classes!);
+    case "folder": {
+      const classes = split === "test" ? scanImageFolder(path, "train").classes : undefined;
+      const opts = { imageSize: d.image_size!, channels: d.channels as 1 | 3 };
+      const set = loadImageFolder(path, split, opts, classes).set;
+      return { ...set, numClasses: d.num_classes! };
+    }
     case "synthetic":
       return makeSynthetic({
         count: split === "train" ? d.synthetic_size : Math.max(1, Math.floor(d.synthetic_size / 4)),
@@ -33,10 +53,25 @@ function _loadRaw(config: Config, split: "train" | "test"): ImageSet {
  * @returns paths (none for generated data)
  */
 export function datasetFiles(config: Config): string[] {
-  if (config.data.dataset !== "mnist") return [];
-  const t = mnistFiles("train");
-  const e = mnistFiles("test");
-  return [t.images, t.labels, e.images, e.labels];
+  const path = config.data.path ?? "";
+  const pair = (f: { images: string; labels: string }) => [f.images, f.labels];
+  switch (config.data.dataset) {
+    case "mnist":
+      return [...pair(mnistFiles("train")), ...pair(mnistFiles("test"))];
+    case "fashion-mnist": {
+      const dir = prepareFashionMnist();
+      return [...pair(idxDatasetFiles(dir, "train")), ...pair(idxDatasetFiles(dir, "test"))];
+    }
+    case "cifar10":
+    case "cifar100":
+      return [...cifarFiles(path, config.data.dataset, "train"), ...cifarFiles(path, config.data.dataset, "test")];
+    case "idx":
+      return [...pair(idxDatasetFiles(path, "train")), ...pair(idxDatasetFiles(path, "test"))];
+    // Hashing every image of a folder would cost as much as reading it: record none.
+    case "folder":
+    case "synthetic":
+      return [];
+  }
 }
 
 /**
@@ -83,9 +118,15 @@ export function loadSplit(config: Config, split: SplitName): ImageSet {
 
 function _checkShape(config: Config, set: ImageSet): void {
   const d = config.data;
+  const where = d.path ? `${d.dataset} at ${d.path}` : d.dataset;
   if (set.height !== d.image_size || set.width !== d.image_size || set.channels !== d.channels) {
     throw new DataError(
-      `${d.dataset}: images are ${set.height}×${set.width}×${set.channels}, config expects ${d.image_size}×${d.image_size}×${d.channels}`,
+      `${where}: images are ${set.height}×${set.width}×${set.channels}, config expects ${d.image_size}×${d.image_size}×${d.channels} (set data.image_size / data.channels)`,
     );
+  }
+  let maxLabel = -1;
+  for (const l of set.labels) if (l > maxLabel) maxLabel = l;
+  if (maxLabel >= d.num_classes!) {
+    throw new DataError(`${where}: label ${maxLabel} is not below data.num_classes (${d.num_classes})`);
   }
 }

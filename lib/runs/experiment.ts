@@ -141,7 +141,7 @@ export async function runExperiment(config: Config, options: ExperimentOptions):
       resumes: [],
     };
     writeSummary(join(runDir, RUN_FILES.summary), summary);
-    const metrics = new MetricsWriter(join(runDir, RUN_FILES.metrics));
+    const metrics = new MetricsWriter(join(runDir, RUN_FILES.metrics), [], trainer.ema !== null);
     return await _train({
       config,
       runDir,
@@ -211,7 +211,7 @@ export async function resumeExperiment(runDir: string, options: ResumeOptions = 
   const model = new VisionTransformer(vitShapeFromConfig(config), config.train.seed);
   const trainer = new Trainer(config, model, train);
   try {
-    const state = loadState(statePath, model, trainer.optimizer);
+    const state = loadState(statePath, model, trainer.optimizer, trainer.ema);
     if (state.trajectoryHash !== trajectoryHash(recorded)) {
       throw new CheckpointError(`${statePath}: written by another config than ${configPath} (was config.yaml edited?)`);
     }
@@ -232,7 +232,7 @@ export async function resumeExperiment(runDir: string, options: ResumeOptions = 
         `metrics.csv rows after epoch ${state.completedEpochs} (the last checkpoint) will be trained and written again`,
       );
     }
-    const metrics = new MetricsWriter(join(runDir, RUN_FILES.metrics), kept);
+    const metrics = new MetricsWriter(join(runDir, RUN_FILES.metrics), kept, trainer.ema !== null);
     if (config.train.epochs !== recorded.train.epochs || config.run.backend !== recorded.run.backend) {
       _writeConfig(runDir, config);
     }
@@ -311,7 +311,14 @@ async function _train(run: _Run): Promise<ExperimentResult> {
       });
       resume = undefined;
       if (!outcome.done) {
-        await saveState(file(RUN_FILES.state), model, trainer.optimizer, state(epoch, outcome.progress), configText);
+        await saveState(
+          file(RUN_FILES.state),
+          model,
+          trainer.optimizer,
+          state(epoch, outcome.progress),
+          configText,
+          trainer.ema,
+        );
         const p = outcome.progress;
         const sig = options.signal?.reason === "SIGTERM" ? "SIGTERM" : "SIGINT";
         const message = `interrupted (${sig}) at epoch ${epoch + 1}, step ${p.step} of ${trainer.stepsPerEpoch}; ` +
@@ -322,7 +329,11 @@ async function _train(run: _Run): Promise<ExperimentResult> {
       const v = val.count > 0
         ? await evaluate(model, val, trainer.norm, config.train.eval_batch_size)
         : { loss: NaN, acc: NaN, count: 0 };
+      const ema = trainer.ema && val.count > 0
+        ? await trainer.ema.withWeights(model, () => evaluate(model, val, trainer.norm, config.train.eval_batch_size))
+        : null;
       const row: MetricsRow = {
+        ...(trainer.ema ? { ema_val_loss: ema?.loss ?? NaN, ema_val_acc: ema?.acc ?? NaN } : {}),
         epoch: epoch + 1,
         step: (epoch + 1) * trainer.stepsPerEpoch,
         lr: r.lr,
@@ -354,8 +365,16 @@ async function _train(run: _Run): Promise<ExperimentResult> {
       const lastEpoch = row.epoch === config.train.epochs;
       // The state goes first: once it is on disk, the epoch is safe, whatever happens next.
       if (row.epoch % config.run.checkpoint_every === 0 || lastEpoch) {
-        await saveState(file(RUN_FILES.state), model, trainer.optimizer, state(row.epoch, null), configText);
+        await saveState(
+          file(RUN_FILES.state),
+          model,
+          trainer.optimizer,
+          state(row.epoch, null),
+          configText,
+          trainer.ema,
+        );
         await saveCheckpoint(file(RUN_FILES.last), model, meta);
+        if (trainer.ema) await trainer.ema.withWeights(model, () => saveCheckpoint(file(RUN_FILES.ema), model, meta));
       }
       if (isBest) await saveCheckpoint(file(RUN_FILES.best), model, meta);
       metrics.append(row);

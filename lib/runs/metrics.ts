@@ -20,20 +20,28 @@ export const METRIC_COLUMNS = [
   "images_per_second",
 ] as const;
 
+/** Columns appended when train.ema_decay > 0: the moving average's validation metrics. */
+export const EMA_COLUMNS = ["ema_val_loss", "ema_val_acc"] as const;
+
 /** One row of metrics.csv. */
-export type MetricsRow = Record<typeof METRIC_COLUMNS[number], number>;
+export type MetricsRow =
+  & Record<typeof METRIC_COLUMNS[number], number>
+  & Partial<Record<typeof EMA_COLUMNS[number], number>>;
 
 /** Appends rows to a run's metrics.csv. */
 export class MetricsWriter {
   readonly path: string;
+  readonly columns: string[];
   readonly #rows: MetricsRow[] = [];
 
   /**
    * @param path the CSV file; created with just its header
    * @param existing rows already in the file (on resume)
+   * @param ema whether the EMA columns follow the standard ones
    */
-  constructor(path: string, existing: MetricsRow[] = []) {
+  constructor(path: string, existing: MetricsRow[] = [], ema = false) {
     this.path = path;
+    this.columns = [...METRIC_COLUMNS, ...(ema ? EMA_COLUMNS : [])];
     this.#rows.push(...existing);
     this.#flush();
   }
@@ -50,7 +58,7 @@ export class MetricsWriter {
   }
 
   #flush(): void {
-    writeFileAtomic(this.path, stringify(this.#rows.map(formatRow), { header: true, columns: [...METRIC_COLUMNS] }));
+    writeFileAtomic(this.path, stringify(this.#rows.map(formatRow), { header: true, columns: this.columns }));
   }
 }
 
@@ -61,7 +69,11 @@ export class MetricsWriter {
  */
 export function formatRow(row: MetricsRow): Record<string, string> {
   const f = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : String(v));
+  const ema: Record<string, string> = row.ema_val_loss === undefined || row.ema_val_acc === undefined
+    ? {}
+    : { ema_val_loss: f(row.ema_val_loss, 6), ema_val_acc: f(row.ema_val_acc, 6) };
   return {
+    ...ema,
     epoch: String(row.epoch),
     step: String(row.step),
     lr: row.lr.toExponential(6),
@@ -84,5 +96,9 @@ export function readMetrics(path: string): MetricsRow[] {
     string,
     string
   >[];
-  return records.map((r) => Object.fromEntries(METRIC_COLUMNS.map((c) => [c, Number(r[c])])) as MetricsRow);
+  return records.map((r) =>
+    Object.fromEntries(
+      [...METRIC_COLUMNS, ...EMA_COLUMNS].filter((c) => c in r).map((c) => [c, Number(r[c])]),
+    ) as MetricsRow
+  );
 }

@@ -13,6 +13,7 @@ export const RUN_FILES = {
   last: "checkpoints/last.safetensors",
   best: "checkpoints/best.safetensors",
   state: "checkpoints/state.safetensors",
+  ema: "checkpoints/ema.safetensors",
 } as const;
 
 /**

@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { CheckpointError } from "../errors.ts";
 import { internalShape } from "../model/params.ts";
 import type { VisionTransformer } from "../model/vit.ts";
+import type { ModelEma } from "../train/ema.ts";
 import type { VitOptimizer } from "../train/optimizer.ts";
 import type { EpochProgress } from "../train/trainer.ts";
 import { loadCheckpoint, modelTensors } from "./checkpoint.ts";
@@ -32,6 +33,7 @@ export interface TrainingState {
 }
 
 const _OPT = "optimizer.";
+const _EMA = "ema.";
 
 /**
  * Writes the state atomically.
@@ -40,6 +42,7 @@ const _OPT = "optimizer.";
  * @param optimizer its optimizer
  * @param state the position
  * @param config the resolved config as YAML, for humans reading the file
+ * @param ema the weights' moving average, if kept
  */
 export async function saveState(
   path: string,
@@ -47,8 +50,12 @@ export async function saveState(
   optimizer: VitOptimizer,
   state: TrainingState,
   config: string,
+  ema: ModelEma | null = null,
 ): Promise<void> {
   const tensors: NamedArray[] = await modelTensors(model);
+  for (const [name, t] of ema?.shadow ?? []) {
+    tensors.push({ name: `${_EMA}${name}`, shape: t.shape, data: (await t.data()) as Float32Array });
+  }
   const { step, slots } = optimizer.state();
   for (const [varName, list] of slots) {
     const name = model.params.nameOf(varName);
@@ -70,10 +77,16 @@ export async function saveState(
  * @param path the state file
  * @param model a freshly built model of the run's shape
  * @param optimizer a fresh optimizer for it
+ * @param ema the moving average to restore, if kept
  * @returns the position to continue from
  * @throws {CheckpointError} when the file is unreadable or does not fit the model
  */
-export function loadState(path: string, model: VisionTransformer, optimizer: VitOptimizer): TrainingState {
+export function loadState(
+  path: string,
+  model: VisionTransformer,
+  optimizer: VitOptimizer,
+  ema: ModelEma | null = null,
+): TrainingState {
   const file = readSafetensors(path);
   if (file.metadata.format !== "vitlab-state" || !file.metadata.vitlab_state) {
     throw new CheckpointError(`${path}: not a vitlab training state (no vitlab_state metadata)`);
@@ -84,7 +97,21 @@ export function loadState(path: string, model: VisionTransformer, optimizer: Vit
   } catch {
     throw new CheckpointError(`${path}: vitlab_state metadata is not valid JSON`);
   }
-  const weights = new Map([...file.tensors].filter(([k]) => !k.startsWith(_OPT)));
+  const weights = new Map([...file.tensors].filter(([k]) => !k.startsWith(_OPT) && !k.startsWith(_EMA)));
+  if (ema) {
+    const values = new Map<string, tf.Tensor>();
+    for (const spec of model.params.specs) {
+      const t = file.tensors.get(`${_EMA}${spec.name}`);
+      if (!t) {
+        throw new CheckpointError(
+          `${path}: no moving average of '${spec.name}' (train.ema_decay was 0 when it was written?)`,
+        );
+      }
+      values.set(spec.name, tf.tensor(t.data, t.shape, "float32"));
+    }
+    ema.load(values);
+    tf.dispose([...values.values()]);
+  }
   const slots = new Map<string, tf.Tensor[]>();
   for (const spec of model.params.specs) {
     const list: tf.Tensor[] = [];

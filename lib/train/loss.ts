@@ -22,6 +22,22 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, smoothing
 }
 
 /**
+ * Mean cross-entropy against soft targets (mixup/cutmix), smoothed as (1 − s)·t + s/K, which is
+ * what timm's SoftTargetCrossEntropy sees after its mixup applies smoothing.
+ * @param logits [B, K]
+ * @param targets [B, K] rows summing to 1
+ * @param smoothing s in [0, 1)
+ * @returns scalar loss
+ */
+export function softCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor2D, smoothing = 0): tf.Scalar {
+  return tf.tidy(() => {
+    const k = logits.shape[1];
+    const t = smoothing === 0 ? targets : tf.add(tf.mul(targets, 1 - smoothing), smoothing / k); // [B, K]
+    return tf.mean(tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), t), 1)));
+  });
+}
+
+/**
  * @param logits [B, K]
  * @param labels [B] int32
  * @returns scalar count of rows whose argmax equals the label

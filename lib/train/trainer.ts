@@ -6,13 +6,15 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Config } from "../config/schema.ts";
-import { makeBatch, type Normalization } from "../data/batch.ts";
+import { augmentBatch, augmentEnabled } from "../data/augment.ts";
+import { makeBatch, type Normalization, normalizedPixels } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { DivergedError } from "../errors.ts";
 import type { VisionTransformer } from "../model/vit.ts";
 import { Rng, type RngState } from "../random.ts";
 import { clipByGlobalNorm } from "./clip.ts";
-import { correctCount, crossEntropy } from "./loss.ts";
+import { ModelEma } from "./ema.ts";
+import { correctCount, crossEntropy, softCrossEntropy } from "./loss.ts";
 import { VitOptimizer } from "./optimizer.ts";
 import { learningRate, type ScheduleOptions } from "./schedule.ts";
 
@@ -59,6 +61,8 @@ export interface EpochProgress {
   lr: number;
   /** State of the `dropout/<epoch>` stream after those steps. */
   dropoutRng: RngState;
+  /** State of the `augment/<epoch>` stream after those steps. */
+  augmentRng: RngState;
 }
 
 /** Options of {@linkcode Trainer.trainEpoch}. */
@@ -84,6 +88,9 @@ export class Trainer {
   readonly optimizer: VitOptimizer;
   readonly stepsPerEpoch: number;
   readonly schedule: ScheduleOptions;
+  /** The weights' moving average, when train.ema_decay > 0. */
+  readonly ema: ModelEma | null;
+  readonly #augment: boolean;
 
   /**
    * @param config resolved config
@@ -110,6 +117,8 @@ export class Trainer {
       const spec = model.params.specs.find((s) => s.name === model.params.nameOf(v.name))!;
       if (spec.decay) decay.add(v.name);
     }
+    this.ema = t.ema_decay > 0 ? new ModelEma(model, t.ema_decay) : null;
+    this.#augment = augmentEnabled(config.augment);
     this.optimizer = new VitOptimizer({
       kind: t.optimizer,
       lr: t.lr,
@@ -135,6 +144,7 @@ export class Trainer {
     const r = options.resume;
     if (r && r.epoch !== epoch) throw new Error(`resume position is in epoch ${r.epoch}, not ${epoch}`);
     const rng = r ? Rng.fromState(r.dropoutRng) : Rng.fromSeed(seed, `dropout/${epoch}`);
+    const augRng = r ? Rng.fromState(r.augmentRng) : Rng.fromSeed(seed, `augment/${epoch}`);
     const ctx = { training: true, rng };
     const vars = this.model.params.variables();
     const batch = Math.min(t.batch_size, this.train.count);
@@ -155,19 +165,33 @@ export class Trainer {
         const seconds = (performance.now() - start) / 1000;
         return {
           done: false,
-          progress: { epoch, step: s, lossSum, correct, images, seconds, lr, dropoutRng: rng.state() },
+          progress: {
+            epoch,
+            step: s,
+            lossSum,
+            correct,
+            images,
+            seconds,
+            lr,
+            dropoutRng: rng.state(),
+            augmentRng: augRng.state(),
+          },
         };
       }
       const globalStep = epoch * this.stepsPerEpoch + s;
       lr = learningRate(globalStep, this.schedule);
       this.optimizer.lr = lr;
       const indices = order.subarray(s * batch, (s + 1) * batch);
+      // Augmentation runs in JS before the tensors exist; its draws come from their own stream.
+      const aug = this.#augment ? this.#augmented(indices, augRng, epoch + 1) : null;
       const out = tf.tidy(() => {
-        const { x, y } = makeBatch(this.train, indices, this.norm);
+        const { x, y } = aug ?? makeBatch(this.train, indices, this.norm);
         let logits: tf.Tensor2D | null = null;
         const { value, grads } = tf.variableGrads(() => {
           logits = tf.keep(this.model.apply(x, ctx));
-          return crossEntropy(logits, y, t.label_smoothing);
+          return aug
+            ? softCrossEntropy(logits, aug.targets, t.label_smoothing)
+            : crossEntropy(logits, y, t.label_smoothing);
         }, vars);
         const kept = logits! as tf.Tensor2D;
         const c = correctCount(kept, y);
@@ -182,10 +206,13 @@ export class Trainer {
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
         tf.dispose(out);
         const what = Number.isFinite(loss) ? `the gradient norm is ${gradNorm}` : `the loss is ${loss}`;
+        if (aug) tf.dispose(aug);
         throw new DivergedError(epoch + 1, globalStep + 1, what);
       }
       this.optimizer.applyGradients(out.clipped);
       tf.dispose(out);
+      if (aug) tf.dispose(aug);
+      this.ema?.update(this.model);
       lossSum += loss * indices.length;
       correct += correctInBatch;
       images += indices.length;
@@ -209,8 +236,22 @@ export class Trainer {
     return { done: true, result: { trainLoss: lossSum / images, trainAcc: correct / images, lr, images, seconds } };
   }
 
-  /** Frees the optimizer state (the model is the caller's). */
+  #augmented(indices: Int32Array, rng: Rng, epoch: number): { x: tf.Tensor4D; y: tf.Tensor1D; targets: tf.Tensor2D } {
+    const set = this.train;
+    const { pixels, labels } = normalizedPixels(set, indices, this.norm);
+    const k = this.model.shape.numClasses;
+    const shape = { b: indices.length, h: set.height, w: set.width, c: set.channels };
+    const out = augmentBatch(pixels, labels, k, shape, this.config.augment, rng, epoch, this.norm);
+    return {
+      x: tf.tensor4d(out.x, [shape.b, shape.h, shape.w, shape.c]), // [B, H, W, C]
+      y: tf.tensor1d(labels, "int32"), // [B]; accuracy is against the unmixed labels
+      targets: tf.tensor2d(out.targets, [shape.b, k]), // [B, K]
+    };
+  }
+
+  /** Frees the optimizer state and the moving average (the model is the caller's). */
   dispose(): void {
     this.optimizer.dispose();
+    this.ema?.dispose();
   }
 }

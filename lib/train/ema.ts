@@ -1,0 +1,65 @@
+/**
+ * An exponential moving average of a model's weights (timm's ModelEmaV2): after every step,
+ * ema ← d·ema + (1 − d)·w. Evaluated and checkpointed beside the weights themselves.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { VisionTransformer } from "../model/vit.ts";
+
+/** Shadow copies of every parameter, in vitlab's layout, keyed by timm's names. */
+export class ModelEma {
+  readonly decay: number;
+  readonly shadow: Map<string, tf.Variable> = new Map();
+
+  /**
+   * @param model the model to follow; the average starts at its current weights
+   * @param decay d in (0, 1)
+   */
+  constructor(model: VisionTransformer, decay: number) {
+    this.decay = decay;
+    for (const spec of model.params.specs) this.shadow.set(spec.name, tf.variable(model.params.get(spec.name), false));
+  }
+
+  /** @param model the model after an optimizer step */
+  update(model: VisionTransformer): void {
+    const d = this.decay;
+    tf.tidy(() => {
+      for (const [name, s] of this.shadow) s.assign(tf.add(tf.mul(s, d), tf.mul(model.params.get(name), 1 - d)));
+    });
+  }
+
+  /**
+   * Runs `fn` with the averaged weights in the model, then puts the model's own back.
+   * @param model the model
+   * @param fn work to do with the average (evaluate, save)
+   * @returns what fn returned
+   */
+  async withWeights<T>(model: VisionTransformer, fn: () => Promise<T>): Promise<T> {
+    const saved = new Map<string, tf.Tensor>();
+    for (const [name, s] of this.shadow) {
+      const p = model.params.get(name);
+      saved.set(name, tf.clone(p));
+      p.assign(s);
+    }
+    try {
+      return await fn();
+    } finally {
+      for (const [name, t] of saved) {
+        model.params.get(name).assign(t);
+        t.dispose();
+      }
+    }
+  }
+
+  /**
+   * @param values timm name → values in vitlab's layout (from a state file)
+   */
+  load(values: Map<string, tf.Tensor>): void {
+    for (const [name, t] of values) this.shadow.get(name)?.assign(t);
+  }
+
+  /** Frees the shadow weights. */
+  dispose(): void {
+    for (const s of this.shadow.values()) s.dispose();
+    this.shadow.clear();
+  }
+}
