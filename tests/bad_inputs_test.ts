@@ -119,7 +119,10 @@ const CASES: Case[] = [
     name: "unknown dataset",
     args: cfg("data:\n  dataset: cifar\n"),
     code: 2,
-    words: [/data\.dataset: expected one of mnist, synthetic/],
+    words: [
+      /data\.dataset: expected one of mnist, fashion-mnist, cifar10, cifar100, idx, folder, synthetic/,
+      /did you mean 'cifar10'/,
+    ],
   },
   {
     name: "yes for a boolean",
@@ -245,6 +248,30 @@ const CASES: Case[] = [
     ],
     code: 2,
     words: [/more than the wasm backend's heap 2\.0 GiB/],
+  },
+  {
+    name: "cifar10 without data.path",
+    args: cfg("data:\n  dataset: cifar10\n"),
+    code: 2,
+    words: [/data\.path: dataset cifar10 reads its files from data\.path/, /deno task data cifar10 DIR/],
+  },
+  {
+    name: "cifar10 at a folder without its files",
+    args: (d) => ["exp", yaml(d, `data:\n  dataset: cifar10\n  path: ${d}\nmodel:\n  patch_size: 8\n`)],
+    code: 1,
+    words: [/data_batch_1\.bin: cannot read CIFAR file \(no such file\)/],
+  },
+  {
+    name: "unknown augmentation key",
+    args: set("augment.mixup=0.8"),
+    code: 2,
+    words: [/unknown key 'augment\.mixup'/, /did you mean 'augment\.mixup_alpha'/],
+  },
+  {
+    name: "flip probability above 1",
+    args: set("augment.hflip=1.5"),
+    code: 2,
+    words: [/augment\.hflip: expected a number ≥ 0 and ≤ 1, got 1\.5/],
   },
   // --set overrides.
   {

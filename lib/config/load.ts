@@ -356,6 +356,12 @@ function _checkCrossField(c: Config, layers: Layer[]): void {
 }
 
 function _didYouMean(word: string, candidates: string[]): string {
+  // A key that contains what was typed ('augment.mixup' → 'augment.mixup_alpha') beats edit distance.
+  const [section, key] = word.includes(".") ? word.split(".", 2) as [string, string] : ["", word];
+  const containing = candidates
+    .filter((c) => c.startsWith(section) && key.length >= 3 && c.split(".").pop()!.includes(key))
+    .sort((a, b) => a.length - b.length);
+  if (containing.length) return ` (did you mean '${containing[0]}'?)`;
   let best = "";
   let bestDist = Infinity;
   for (const c of candidates) {
