@@ -132,3 +132,57 @@ Deno.test("input of the wrong size is a clear error", () => {
   assert.throws(() => model.apply(x, EVAL), /Input size \(12×12\) doesn't match model \(8×8\)/);
   model.dispose();
 });
+
+Deno.test("attention equals timm's maths written out by hand (q, k, v rows and head split)", async () => {
+  const shape = { ...SHAPE, dModel: 4, heads: 2, depth: 1 };
+  const model = new VisionTransformer(shape, 11);
+  const attn = model.blocks[0]!.attn;
+  const [b, t, d, h, hd] = [2, 3, 4, 2, 2];
+  const rng = Rng.fromSeed(5, "attn");
+  const xv = Float32Array.from({ length: b * t * d }, () => rng.normal());
+  const y = await tf.tidy(() => attn.apply(tf.tensor3d(xv, [b, t, d]), EVAL)).data();
+  const spec = (n: string) => model.params.specs.find((s) => s.name === n)!;
+  const W = toTimmLayout(spec("blocks.0.attn.qkv.weight"), (await attn.qkv.weight.data()) as Float32Array); // [3D, D]
+  const bias = (await attn.qkv.bias!.data()) as Float32Array; // [3D]
+  const P = toTimmLayout(spec("blocks.0.attn.proj.weight"), (await attn.proj.weight.data()) as Float32Array); // [D, D]
+  const pb = (await attn.proj.bias!.data()) as Float32Array;
+  for (let n = 0; n < b; n++) {
+    // qkv[t][j] = Σ_i x[t][i]·W[j][i] + bias[j]; q = rows 0..D-1, k = D..2D-1, v = 2D..3D-1
+    const qkv = Array.from(
+      { length: t },
+      (_, ti) =>
+        Array.from(
+          { length: 3 * d },
+          (_, j) =>
+            bias[j]! +
+            Array.from({ length: d }, (_, i) => xv[(n * t + ti) * d + i]! * W[j * d + i]!).reduce((a, c) => a + c, 0),
+        ),
+    );
+    const out = Array.from({ length: t }, () => new Array(d).fill(0));
+    for (let hh = 0; hh < h; hh++) {
+      for (let i = 0; i < t; i++) {
+        const s = Array.from({ length: t }, (_, j) => {
+          let dot = 0;
+          for (let c = 0; c < hd; c++) dot += qkv[i]![hh * hd + c]! * qkv[j]![d + hh * hd + c]!;
+          return dot * hd ** -0.5;
+        });
+        const m = Math.max(...s);
+        const e = s.map((v) => Math.exp(v - m));
+        const z = e.reduce((a, c) => a + c, 0);
+        for (let j = 0; j < t; j++) {
+          for (let c = 0; c < hd; c++) out[i]![hh * hd + c] += (e[j]! / z) * qkv[j]![2 * d + hh * hd + c]!;
+        }
+      }
+    }
+    for (let i = 0; i < t; i++) {
+      for (let o = 0; o < d; o++) {
+        const ref = pb[o]! + out[i]!.reduce((a, v, c) => a + v * P[o * d + c]!, 0);
+        assert.ok(
+          Math.abs(y[(n * t + i) * d + o]! - ref) < 1e-5,
+          `y[${n},${i},${o}] ${y[(n * t + i) * d + o]} vs ${ref}`,
+        );
+      }
+    }
+  }
+  model.dispose();
+});
