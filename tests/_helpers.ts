@@ -36,6 +36,21 @@ export interface CliResult {
   stderr: string;
 }
 
+/** `deno run` arguments that start the CLI with the permissions its tasks grant. */
+export const CLI: string[] = [
+  "run",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+  "--allow-run=git",
+  "--allow-ffi",
+  "cli/main.ts",
+];
+
+/** The project's root folder. */
+export const PROJECT_ROOT: string = ROOT;
+
 /**
  * Runs the CLI as a user would, through `deno run` in the project root.
  * @param args arguments after `cli/main.ts`

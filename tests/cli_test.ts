@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parse } from "csv-parse/sync";
 import { join } from "node:path";
 import { readSafetensors } from "../lib/runs/safetensors.ts";
-import { tempDir, vitlab, writeTinyConfig as writeTiny } from "./_helpers.ts";
+import { CLI, PROJECT_ROOT, tempDir, vitlab, writeTinyConfig as writeTiny } from "./_helpers.ts";
 
 Deno.test("exp then eval end to end through the CLI", async () => {
   const dir = tempDir();
@@ -101,21 +101,10 @@ Deno.test("Ctrl-C mid-run: exit 130, status interrupted, resume command printed;
     cfg,
     text.replace("synthetic_size: 96", "synthetic_size: 3000").replace("epochs: 2", "epochs: 3"),
   );
-  const args = [
-    "run",
-    "--allow-read",
-    "--allow-write",
-    "--allow-env",
-    "--allow-sys",
-    "--allow-run=git",
-    "cli/main.ts",
-    "exp",
-    cfg,
-    "--quiet",
-  ];
+  const args = [...CLI, "exp", cfg, "--quiet"];
   const child = new Deno.Command(Deno.execPath(), {
     args: [...args, "--runs-dir", join(dir, "cut")],
-    cwd: new URL("..", import.meta.url).pathname,
+    cwd: PROJECT_ROOT,
     stdout: "piped",
     stderr: "piped",
   }).spawn();

@@ -21,38 +21,15 @@
  * state and inputs give the same bytes.
  */
 import { ConfigError } from "../errors.ts";
+import type { Config } from "../config/schema.ts";
 import type { Rng } from "../random.ts";
 import { randAugment } from "./randaugment.ts";
 
-/** Augmentation settings; the names are the config keys under `data.augment`. */
-export interface AugmentOptions {
-  /** Pad each side by this many black pixels and crop back at a random offset; 0 = off (CIFAR: 4). */
-  crop_padding: number;
-  /** Probability of a horizontal flip per image; 0 = off (CIFAR/ImageNet: 0.5; not for digits). */
-  hflip: number;
-  /** RandAugment ops per image (timm's N); 0 = off (DeiT: 2). */
-  randaugment_n: number;
-  /** RandAugment magnitude 0–10 (timm's M; DeiT: 9). */
-  randaugment_m: number;
-  /** Std of the Gaussian noise added to the magnitude at each op (timm's mstd; DeiT: 0.5). */
-  randaugment_mstd: number;
-  /** Mixup's Beta(α, α) parameter; 0 = off (DeiT: 0.8). */
-  mixup_alpha: number;
-  /** CutMix's Beta(α, α) parameter; 0 = off (DeiT: 1.0). */
-  cutmix_alpha: number;
-  /** Probability that a batch is mixed at all when mixup or cutmix is on (timm's mixup_prob). */
-  mix_prob: number;
-  /** With both on, probability that a mixed batch uses cutmix rather than mixup (timm's switch_prob). */
-  mix_switch_prob: number;
-  /** Mix only in epochs 1..N and no more after; 0 = mix in every epoch (timm's mixup_off_epoch). */
-  mixup_off_epoch: number;
-  /** Probability of random erasing per image; 0 = off (DeiT: 0.25). */
-  erase_prob: number;
-  /** What erased pixels become: `const` 0 (the mean), `rand` N(0,1) per channel, `pixel` N(0,1) per value. */
-  erase_mode: "const" | "rand" | "pixel";
-  /** Rectangles erased per erased image; each gets 1/count of the area drawn (timm's max_count). */
-  erase_count: number;
-}
+/**
+ * Augmentation settings: the config's `augment` section, whose schema (lib/config/schema.ts)
+ * documents each key and its default.
+ */
+export type AugmentOptions = Config["augment"];
 
 /** Defaults: every augmentation off; the magnitudes are DeiT's, used only once switched on. */
 export const AUGMENT_DEFAULTS: Readonly<AugmentOptions> = Object.freeze({
