@@ -220,7 +220,7 @@ const CASES: Case[] = [
     name: "absurd size that would exhaust memory",
     args: cfg("model:\n  d_model: 16384\n  depth: 64\n  heads: 16\n"),
     code: 2,
-    words: [/estimated [\d.]+ GiB to train/, /more than (this machine's|the wasm backend's heap)/],
+    words: [/estimated [\d.]+ GiB to train/, /more than (this machine's|what fits the wasm backend's)/],
   },
   {
     name: "patch 2 at batch 128 overflows the wasm heap",
@@ -247,7 +247,7 @@ const CASES: Case[] = [
       "train.batch_size=128",
     ],
     code: 2,
-    words: [/more than the wasm backend's heap 2\.0 GiB/],
+    words: [/more than what fits the wasm backend's 4 GiB heap, 1\.30 GiB/],
   },
   {
     name: "cifar10 without data.path",

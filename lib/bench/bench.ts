@@ -6,7 +6,10 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { type BackendInfo, initBackend } from "../backend/backend.ts";
+import { checkTrainingMemory } from "../config/estimate.ts";
 import type { BackendName, Config } from "../config/schema.ts";
+import { augmentBatch, augmentEnabled } from "../data/augment.ts";
+import { normalizedPixels } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
 import { Rng } from "../random.ts";
@@ -25,6 +28,9 @@ export interface BenchResult {
   achieved_gflops: number;
   peak_tensors: number;
   rss_mb: number;
+  /** Input pipeline alone (gather, normalise, augment, upload), median per batch. */
+  data_ms_per_batch: number;
+  data_images_per_second: number;
 }
 
 /** Options of {@linkcode benchTraining}. */
@@ -43,6 +49,7 @@ export interface BenchOptions {
  */
 export async function benchTraining(config: Config, o: BenchOptions): Promise<BenchResult> {
   const backend = await initBackend(o.backend);
+  checkTrainingMemory(config, backend.name);
   const shape = vitShapeFromConfig(config);
   const batch = config.train.batch_size;
   const total = o.warmup + o.steps;
@@ -68,6 +75,7 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     trainer.dispose();
     model.dispose();
   }
+  const dataMs = _median(_timeDataPipeline(bench, set, o.steps));
   const ms = _median(times);
   const gflop = trainGflopPerImage(shape);
   const ips = (batch * 1000) / ms;
@@ -82,7 +90,28 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     achieved_gflops: _round(gflop * ips, 2),
     peak_tensors: peak,
     rss_mb: _round(Deno.memoryUsage().rss / 2 ** 20, 1),
+    data_ms_per_batch: _round(dataMs, 2),
+    data_images_per_second: _round((batch * 1000) / dataMs, 1),
   };
+}
+
+/** Times what the training loop does before the model runs: batch gather, normalise, augment, tensor. */
+function _timeDataPipeline(config: Config, set: ImageSet, batches: number): number[] {
+  const batch = config.train.batch_size;
+  const norm = { mean: config.data.mean!, std: config.data.std! };
+  const rng = Rng.fromSeed(config.train.seed, "bench-data");
+  const augment = augmentEnabled(config.augment);
+  const times: number[] = [];
+  for (let i = 0; i < batches; i++) {
+    const t0 = performance.now();
+    const indices = Int32Array.from({ length: batch }, () => rng.int(set.count));
+    const { pixels, labels } = normalizedPixels(set, indices, norm);
+    const shape = { b: batch, h: set.height, w: set.width, c: set.channels };
+    const x = augment ? augmentBatch(pixels, labels, set.numClasses, shape, config.augment, rng, 1, norm).x : pixels;
+    tf.dispose(tf.tensor4d(x, [batch, set.height, set.width, set.channels])); // [B, H, W, C]
+    times.push(performance.now() - t0);
+  }
+  return times;
 }
 
 /**

@@ -3,6 +3,7 @@
  * A lower bound of sorts: weights, gradients, two Adam moments, and the activations the
  * backward pass keeps.
  */
+import { ConfigError } from "../errors.ts";
 import type { Config } from "./schema.ts";
 
 /** The estimate's parts. */
@@ -34,4 +35,38 @@ export function estimateTrainingMemory(config: Config): MemoryEstimate {
   const perBlock = t * d * (14 + 3 * m.mlp_ratio) + 3 * m.heads * t * t;
   const activationBytes = 4 * config.train.batch_size * m.depth * perBlock;
   return { params, paramBytes, activationBytes, bytes: paramBytes + activationBytes };
+}
+
+/**
+ * tfjs's wasm heap stops at 4 GiB, and a step holds about 3× what the estimate counts (tfjs
+ * keeps more intermediates, and the heap grows in large chunks): measured aborts at estimates
+ * of 1.4 and 2.1 GiB, none at 0.1. Past this estimate, the run would abort mid-step.
+ */
+const _WASM_HEAP_LIMIT = 1.3 * 2 ** 30;
+
+/**
+ * Refuses a model and batch that would not fit before anything is allocated.
+ * @param config a resolved config
+ * @param backend the backend it will train on (wasm and blas share the wasm heap's limit)
+ * @throws {ConfigError} naming the estimate, the limit and what to shrink
+ */
+export function checkTrainingMemory(config: Config, backend: string): void {
+  const est = estimateTrainingMemory(config);
+  const system = Deno.systemMemoryInfo().total;
+  const wasm = backend === "wasm" || backend === "blas";
+  const limit = wasm ? Math.min(system, _WASM_HEAP_LIMIT) : system;
+  if (est.bytes > limit) {
+    throw new ConfigError(
+      `model and batch need an estimated ${_gib(est.bytes)} GiB to train (${
+        est.params.toLocaleString("en-US")
+      } parameters, ` +
+        `${_gib(est.activationBytes)} GiB of activations at train.batch_size ${config.train.batch_size}), more than ${
+          wasm ? "what fits the wasm backend's 4 GiB heap," : "this machine's"
+        } ${_gib(limit)} GiB; shrink model.d_model, model.depth or train.batch_size`,
+    );
+  }
+}
+
+function _gib(bytes: number): string {
+  return (bytes / 2 ** 30).toFixed(2);
 }

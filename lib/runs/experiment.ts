@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type BackendInfo, initBackend } from "../backend/backend.ts";
 import { configToYaml } from "../config/dump.ts";
-import { estimateTrainingMemory } from "../config/estimate.ts";
+import { checkTrainingMemory } from "../config/estimate.ts";
 import { configHash } from "../config/hash.ts";
 import { loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
@@ -99,7 +99,7 @@ export function trajectoryHash(config: Config): string {
 export async function runExperiment(config: Config, options: ExperimentOptions): Promise<ExperimentResult> {
   const started = new Date();
   const backend = await initBackend(config.run.backend);
-  _checkMemory(config, backend);
+  checkTrainingMemory(config, backend.name);
   if (options.rerunOf) _compareEnv(options.rerunOf, backend, options.events);
   const { train, val } = loadTrainVal(config);
   const hash = configHash(config);
@@ -205,7 +205,7 @@ export async function resumeExperiment(runDir: string, options: ResumeOptions = 
     throw new CheckpointError(`${summaryPath}: missing or not valid JSON`);
   }
   const backend = await initBackend(config.run.backend);
-  _checkMemory(config, backend);
+  checkTrainingMemory(config, backend.name);
   _compareEnv(runDir, backend, options.events);
   const { train, val } = loadTrainVal(config);
   const model = new VisionTransformer(vitShapeFromConfig(config), config.train.seed);
@@ -416,30 +416,6 @@ function _writeConfig(runDir: string, config: Config): void {
     path,
     configToYaml(config, [`Resolved config of run ${runDir}`, `Rerun: deno task exp --rerun ${runDir}`]),
   );
-}
-
-/** tfjs's wasm build grows its heap to 2 GiB at most; past that it aborts mid-step. */
-const _WASM_HEAP_LIMIT = 2 * 2 ** 30;
-
-function _checkMemory(config: Config, backend: BackendInfo): void {
-  const est = estimateTrainingMemory(config);
-  const system = Deno.systemMemoryInfo().total;
-  const wasm = backend.name === "wasm" || backend.name === "blas";
-  const limit = wasm ? Math.min(system, _WASM_HEAP_LIMIT) : system;
-  if (est.bytes > limit) {
-    throw new ConfigError(
-      `model and batch need an estimated ${_gib(est.bytes)} GiB to train (${
-        est.params.toLocaleString("en-US")
-      } parameters, ` +
-        `${_gib(est.activationBytes)} GiB of activations at train.batch_size ${config.train.batch_size}), more than ${
-          wasm ? "the wasm backend's heap" : "this machine's"
-        } ${_gib(limit)} GiB; shrink model.d_model, model.depth or train.batch_size`,
-    );
-  }
-}
-
-function _gib(bytes: number): string {
-  return (bytes / 2 ** 30).toFixed(1);
 }
 
 function _compareEnv(runDir: string, backend: BackendInfo, events?: ExperimentEvents): void {
