@@ -186,3 +186,32 @@ Deno.test("attention equals timm's maths written out by hand (q, k, v rows and h
   }
   model.dispose();
 });
+
+Deno.test("LayerNorm's hand-written gradient equals autodiff through tf.moments", async () => {
+  const model = new VisionTransformer(SHAPE, 2);
+  const ln = model.blocks[0]!.norm1;
+  const rng = Rng.fromSeed(9, "ln");
+  const x = tf.tensor3d(Float32Array.from({ length: 2 * 3 * 12 }, () => rng.normal() * 3 + 1), [2, 3, 12]);
+  const up = tf.tensor3d(Float32Array.from({ length: 2 * 3 * 12 }, () => rng.normal()), [2, 3, 12]);
+  const reference = (xs: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => {
+    const { mean, variance } = tf.moments(xs, -1, true);
+    return tf.add(tf.mul(tf.mul(tf.sub(xs, mean), tf.rsqrt(tf.add(variance, 1e-6))), w), b);
+  };
+  const loss = (y: tf.Tensor) => tf.sum(tf.mul(y, up)) as tf.Scalar;
+  const [dx1] = tf.grads((xs: tf.Tensor) => loss(ln.apply(xs)))([x]);
+  const ours = tf.variableGrads(() => loss(ln.apply(x)), [ln.weight, ln.bias]).grads;
+  const [dx2, dw2, db2] = tf.grads((xs: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => loss(reference(xs, w, b)))([
+    x,
+    ln.weight,
+    ln.bias,
+  ]);
+  const close = async (a: tf.Tensor, b: tf.Tensor, what: string, tol: number) => {
+    const [u, v] = [await a.data(), await b.data()];
+    u.forEach((value, i) => assert.ok(Math.abs(value - v[i]!) < tol, `${what}[${i}] ${value} vs ${v[i]}`));
+  };
+  await close(ln.apply(x), reference(x, ln.weight, ln.bias), "y", 1e-5);
+  await close(dx1!, dx2!, "dx", 1e-4);
+  await close(ours[ln.weight.name]!, dw2!, "dw", 1e-4);
+  await close(ours[ln.bias.name]!, db2!, "db", 1e-4);
+  model.dispose();
+});

@@ -39,8 +39,44 @@ export class LayerNorm {
    * @returns same shape
    */
   apply<T extends tf.Tensor>(x: T): T {
-    const { mean, variance } = tf.moments(x, -1, true);
-    const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps)));
-    return tf.add(tf.mul(normed, this.weight), this.bias) as T;
+    const d = x.shape[x.rank - 1]!;
+    const flat = tf.reshape(x, [-1, d]) as tf.Tensor2D; // [M, D]
+    return tf.reshape(_layerNorm(this.eps)(flat, this.weight, this.bias), x.shape) as T;
   }
+}
+
+const _cache = new Map<number, (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D>();
+
+/**
+ * LayerNorm over rows with its gradient written out, since autodiff through tf.moments emits
+ * about twice the kernels (LayerNorm is elementwise work the wasm backend runs on one thread):
+ *   x̂ = (x − μ)·r, r = 1/√(σ² + eps), y = x̂·w + b
+ *   ∂b = Σ_rows dy, ∂w = Σ_rows dy·x̂, ∂x = r·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·w
+ */
+function _layerNorm(eps: number): (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D {
+  let fn = _cache.get(eps);
+  if (!fn) {
+    const grad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+      const mean = tf.mean(x, 1, true); // [M, 1]
+      const centered = tf.sub(x, mean); // [M, D]
+      const r = tf.rsqrt(tf.add(tf.mean(tf.square(centered), 1, true), eps)); // [M, 1]
+      const xhat = tf.mul(centered, r); // [M, D]
+      save([xhat, r, w]);
+      return {
+        value: tf.add(tf.mul(xhat, w), b),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [sx, sr, sw] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+          const g = tf.mul(dy, sw); // [M, D]
+          const meanG = tf.mean(g, 1, true); // [M, 1]
+          const meanGx = tf.mean(tf.mul(g, sx), 1, true); // [M, 1]
+          const dx = tf.mul(tf.sub(tf.sub(g, meanG), tf.mul(sx, meanGx)), sr); // [M, D]
+          return [dx, tf.sum(tf.mul(dy, sx), 0), tf.sum(dy, 0)];
+        },
+      };
+    });
+    fn = grad as unknown as (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
+    _cache.set(eps, fn);
+  }
+  return fn;
 }
