@@ -1,5 +1,6 @@
 /** The PyTorch peer: ../shared/bench/torch_vit.py run with the same model shape and batch. */
 import { existsSync } from "node:fs";
+import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/schema.ts";
 import { UsageError } from "../errors.ts";
@@ -16,9 +17,10 @@ export interface TorchResult {
 
 /**
  * Runs the PyTorch peer. Debian's python3-torch installs into /usr/bin/python3, which is
- * preferred over whatever python3 comes first on PATH.
+ * preferred over whatever python3 comes first on PATH. It gets every core: torch's own default
+ * here is one thread (OpenMP reports 1), which would flatter vitlab.
  * @param config model shape and batch size
- * @param o steps, warm-up, script path, threads (0 = torch's default)
+ * @param o steps, warm-up, script path, threads (default: all cores; 0 = torch's default)
  * @returns its JSON line
  * @throws {UsageError} when python3, torch or the script is missing
  */
@@ -35,7 +37,7 @@ export async function benchPytorch(
     ...["--image", config.data.image_size!, "--channels", config.data.channels!, "--patch", m.patch_size],
     ...["--d-model", m.d_model, "--depth", m.depth, "--heads", m.heads, "--mlp-ratio", m.mlp_ratio],
     ...["--classes", config.data.num_classes!, "--batch", config.train.batch_size],
-    ...["--steps", o.steps, "--warmup", o.warmup, "--threads", o.threads ?? 0],
+    ...["--steps", o.steps, "--warmup", o.warmup, "--threads", o.threads ?? cpus().length],
   ].map(String);
   let out: Deno.CommandOutput;
   try {
