@@ -10,6 +10,17 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "./gradients.ts";
 
+let _transposeFree = false;
+
+/**
+ * Tells the gradient whether transpose flags cost nothing on the active backend (OpenBLAS takes
+ * them natively), so it can skip the explicit transposes the wasm fast path needs.
+ * @param on true for the blas backend
+ */
+export function setTransposeFree(on: boolean): void {
+  _transposeFree = on;
+}
+
 // customGrad's typing passes inputs and the save function as one union-typed rest list.
 const _matMul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
@@ -19,6 +30,9 @@ const _matMul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
       // dA [M,K] = dy [M,N] · Bᵀ [N,K]; dB [K,N] = Aᵀ [K,M] · dy [M,N]
+      if (_transposeFree) {
+        return [tf.matMul(dy as tf.Tensor2D, sb, false, true), tf.matMul(sa, dy as tf.Tensor2D, true, false)];
+      }
       return [
         tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)),
         tf.matMul(tf.transpose(sa), dy as tf.Tensor2D),
