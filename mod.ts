@@ -137,3 +137,46 @@ export {
 } from "./lib/backend/node_setup.ts";
 export { openBlas, OPENBLAS_NAMES, useBlasMatMul } from "./lib/backend/blas.ts";
 export { registerWebgpu, type WebgpuAdapter } from "./lib/backend/webgpu.ts";
+
+// Datasets beyond MNIST, downloads and augmentation.
+export {
+  CIFAR10_CLASSES,
+  cifarDir,
+  cifarFiles,
+  type CifarName,
+  type CifarOptions,
+  loadCifar10,
+  loadCifar100,
+} from "./lib/data/cifar.ts";
+export {
+  FASHION_MNIST_CLASSES,
+  type FashionMnistOptions,
+  loadFashionMnist,
+  loadFashionMnistIdx,
+  prepareFashionMnist,
+} from "./lib/data/fashion_mnist.ts";
+export { type FolderListing, type ImageFolderOptions, loadImageFolder, scanImageFolder } from "./lib/data/folder.ts";
+export { idxDatasetFiles, loadIdxDataset, loadIdxSplit } from "./lib/data/idx_dataset.ts";
+export { downloadDataset, type DownloadOptions, DOWNLOADS } from "./lib/data/download.ts";
+export { cacheDir } from "./lib/data/cache.ts";
+export { channelStats } from "./lib/data/stats.ts";
+export { normalizedPixels } from "./lib/data/batch.ts";
+export {
+  AUGMENT_DEFAULTS,
+  augmentBatch,
+  augmentEnabled,
+  type AugmentOptions,
+  cutmix,
+  mixup,
+  resolveAugmentOptions,
+} from "./lib/data/augment.ts";
+
+// Resume, state, EMA, memory, errors of a run.
+export { resumeExperiment, type ResumeOptions, trajectoryHash } from "./lib/runs/experiment.ts";
+export { loadState, saveState, type TrainingState } from "./lib/runs/state.ts";
+export { ModelEma } from "./lib/train/ema.ts";
+export { softCrossEntropy } from "./lib/train/loss.ts";
+export { checkTrainingMemory, estimateTrainingMemory, type MemoryEstimate } from "./lib/config/estimate.ts";
+export { DivergedError, InterruptedError } from "./lib/errors.ts";
+export { type EpochOutcome, type EpochProgress, type TrainEpochOptions } from "./lib/train/trainer.ts";
+export { setTransposeFree } from "./lib/backend/matmul.ts";
