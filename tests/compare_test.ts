@@ -404,3 +404,20 @@ Deno.test("compare never loads tfjs: cli/compare.ts and lib/compare/ import none
   // ... and the check does find tfjs where it is.
   assert.ok((await graph("cli/eval.ts")).some((m) => /tfjs/.test(m)));
 });
+
+Deno.test("runs made before a key existed compare as if they had its default", async () => {
+  const { readRun } = await import("../lib/compare/read_run.ts");
+  const { differingKeys } = await import("../lib/compare/diff_keys.ts");
+  const root = tempDir();
+  const old = join(root, "old");
+  const now = join(root, "new");
+  for (const d of [old, now]) Deno.mkdirSync(d);
+  Deno.writeTextFileSync(join(old, "config.yaml"), toYaml({ model: { depth: 2 } }));
+  Deno.writeTextFileSync(
+    join(now, "config.yaml"),
+    toYaml({ model: { depth: 3 }, augment: { hflip: 0 }, train: { ema_decay: 0 } }),
+  );
+  for (const d of [old, now]) Deno.writeTextFileSync(join(d, "metrics.csv"), METRIC_COLUMNS.join(",") + "\n");
+  const keys = differingKeys([readRun(old).config, readRun(now).config]);
+  assert.deepEqual(keys, ["model.depth"]);
+});

@@ -10,6 +10,7 @@ import { parse as parseYaml } from "yaml";
 import { RunError } from "../errors.ts";
 import { METRIC_COLUMNS, type MetricsRow } from "../runs/metrics.ts";
 import { RUN_FILES } from "../runs/run_dir.ts";
+import { defaultConfig } from "../config/schema.ts";
 import type { RunSummary } from "../runs/summary.ts";
 import { type ConfigValue, flattenConfig } from "./flatten.ts";
 
@@ -145,7 +146,9 @@ function _readConfig(path: string): Record<string, ConfigValue> {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new RunError(`${path}: expected a mapping of config sections`);
   }
-  return flattenConfig(value);
+  // Runs made before a key existed lack it: they ran with its default, so compare them as such
+  // rather than showing every newer key as a difference.
+  return { ...flattenConfig(defaultConfig()), ...flattenConfig(value) };
 }
 
 function _readMetrics(path: string, warnings: string[]): MetricsRow[] {
