@@ -58,16 +58,7 @@ export const PROJECT_ROOT: string = ROOT;
  */
 export async function vitlab(...args: string[]): Promise<CliResult> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      "--allow-run=git",
-      "cli/main.ts",
-      ...args,
-    ],
+    args: [...CLI, ...args],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
