@@ -21,6 +21,17 @@ set -euo pipefail
 SWEEP_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SWEEP_ROOT=$(cd "$SWEEP_HERE/.." && pwd)
 
+# The depth × d_model grid shared by depth-width.sh and slurm-array.sh (DEPTHS, WIDTHS).
+depth_width_runs() {
+  RUNS=()
+  local depth width
+  for depth in ${DEPTHS:-2 4 6}; do
+    for width in ${WIDTHS:-32 64 96}; do
+      RUNS+=("--set model.depth=$depth --set model.d_model=$width")
+    done
+  done
+}
+
 _sweep_abs() {
   case $1 in
     /*) printf '%s\n' "$1" ;;

@@ -12,10 +12,5 @@ NAME=${NAME:-depth-width}
 # shellcheck source=_sweep.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/_sweep.sh"
 
-RUNS=()
-for depth in ${DEPTHS:-2 4 6}; do
-  for width in ${WIDTHS:-32 64 96}; do
-    RUNS+=("--set model.depth=$depth --set model.d_model=$width")
-  done
-done
+depth_width_runs
 sweep "$@"

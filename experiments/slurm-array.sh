@@ -36,12 +36,7 @@ NAME=${NAME:-depth-width-$(date -u +%Y%m%d-%H%M%S)}
 # shellcheck source=_sweep.sh source-path=SCRIPTDIR
 source "$root/experiments/_sweep.sh"
 
-RUNS=()
-for depth in ${DEPTHS:-2 4 6}; do
-  for width in ${WIDTHS:-32 64 96}; do
-    RUNS+=("--set model.depth=$depth --set model.d_model=$width")
-  done
-done
+depth_width_runs
 
 if [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then
   # One array task: one run of the grid.

@@ -88,3 +88,17 @@ export function writeTinyConfig(dir: string, extra: string[] = []): string {
   );
   return path;
 }
+
+/**
+ * @param parts byte arrays
+ * @returns them joined, in order
+ */
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}

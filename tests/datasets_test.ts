@@ -18,7 +18,7 @@ import { loadImageFolder, loadImageFolderSplits, scanImageFolder } from "../lib/
 import { idxDatasetFiles, loadIdxDataset, loadIdxSplit } from "../lib/data/idx_dataset.ts";
 import { resizeBilinear } from "../lib/data/resize.ts";
 import { channelStats } from "../lib/data/stats.ts";
-import { tempDir } from "./_helpers.ts";
+import { concatBytes, tempDir } from "./_helpers.ts";
 
 function idx(dims: number[], data: ArrayLike<number>): Uint8Array {
   const out = new Uint8Array(4 + 4 * dims.length + data.length);
@@ -206,24 +206,14 @@ function cifarRecord(labels: number[], seed: number): Uint8Array {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 function writeCifar10(root: string, perBatch = 2): string {
   const dir = join(root, "cifar-10-batches-bin");
   mkdirSync(dir, { recursive: true });
   for (let b = 1; b <= 5; b++) {
     const recs = Array.from({ length: perBatch }, (_, r) => cifarRecord([(b + r) % 10], 10 * b + r));
-    writeFileSync(join(dir, `data_batch_${b}.bin`), concat(recs));
+    writeFileSync(join(dir, `data_batch_${b}.bin`), concatBytes(recs));
   }
-  writeFileSync(join(dir, "test_batch.bin"), concat([cifarRecord([9], 200), cifarRecord([0], 201)]));
+  writeFileSync(join(dir, "test_batch.bin"), concatBytes([cifarRecord([9], 200), cifarRecord([0], 201)]));
   return dir;
 }
 
@@ -253,12 +243,12 @@ Deno.test("CIFAR-10 binary: planar records become NHWC, batches in order, folder
 
 Deno.test("CIFAR-10 binary: missing, truncated and out-of-range files are DataErrors naming the file", () => {
   const dir = writeCifar10(tempDir());
-  writeFileSync(join(dir, "test_batch.bin"), concat([cifarRecord([1], 0), cifarRecord([3], 1)]).subarray(0, 5000));
+  writeFileSync(join(dir, "test_batch.bin"), concatBytes([cifarRecord([1], 0), cifarRecord([3], 1)]).subarray(0, 5000));
   throwsData(
     () => loadCifar10(dir, "test", { expectCount: null }),
     /test_batch\.bin: 5000 bytes is not a whole number of 3073-byte records/,
   );
-  writeFileSync(join(dir, "test_batch.bin"), concat([cifarRecord([1], 0), cifarRecord([10], 1)]));
+  writeFileSync(join(dir, "test_batch.bin"), concatBytes([cifarRecord([1], 0), cifarRecord([10], 1)]));
   throwsData(
     () => loadCifar10(dir, "test", { expectCount: null }),
     /test_batch\.bin: label 10 at record 1 is not below 10 classes/,
@@ -278,9 +268,9 @@ Deno.test("CIFAR-100 binary: fine or coarse labels, ranges checked", () => {
   mkdirSync(dir);
   writeFileSync(
     join(dir, "train.bin"),
-    concat([cifarRecord([3, 77], 0), cifarRecord([19, 99], 1), cifarRecord([0, 0], 2)]),
+    concatBytes([cifarRecord([3, 77], 0), cifarRecord([19, 99], 1), cifarRecord([0, 0], 2)]),
   );
-  writeFileSync(join(dir, "test.bin"), concat([cifarRecord([20, 5], 3)]));
+  writeFileSync(join(dir, "test.bin"), concatBytes([cifarRecord([20, 5], 3)]));
   const fine = loadCifar100(root, "train", { expectCount: 3 });
   assert.deepEqual(Array.from(fine.labels), [77, 99, 0]);
   assert.equal(fine.numClasses, 100);

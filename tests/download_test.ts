@@ -8,7 +8,7 @@ import { loadCifar10 } from "../lib/data/cifar.ts";
 import { downloadDataset, unpackTarGz } from "../lib/data/download.ts";
 import { extractTar } from "../lib/data/tar.ts";
 import { DataError, UsageError } from "../lib/errors.ts";
-import { tempDir } from "./_helpers.ts";
+import { concatBytes, tempDir } from "./_helpers.ts";
 
 const enc = new TextEncoder();
 
@@ -51,13 +51,7 @@ function tar(entries: Entry[]): Uint8Array {
     parts.push(padded);
   }
   parts.push(new Uint8Array(1024));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 async function* chunks(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
