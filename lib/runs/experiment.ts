@@ -280,6 +280,7 @@ async function _train(run: _Run): Promise<ExperimentResult> {
   const priorSeconds = run.state?.wallSeconds ?? 0;
   const wall = () => priorSeconds + (performance.now() - t0) / 1000;
   const configText = configToYaml(config);
+  const hash = configHash(config);
   const trajectory = trajectoryHash(config);
   let best = run.state?.best ?? null;
   let lastRow: MetricsRow | null = run.state?.lastRow ?? null;
@@ -356,7 +357,7 @@ async function _train(run: _Run): Promise<ExperimentResult> {
       }
       const meta = {
         config: configText,
-        config_hash: configHash(config),
+        config_hash: hash,
         epoch: String(row.epoch),
         step: String(row.step),
         val_acc: String(row.val_acc),
