@@ -66,7 +66,7 @@ export { type IdxArray, parseIdx, readIdx } from "./lib/data/idx.ts";
 export { loadIdxPair, loadMnist, MNIST_DIR } from "./lib/data/mnist.ts";
 export { makeSynthetic, type SyntheticOptions } from "./lib/data/synthetic.ts";
 export { loadSplit, loadTrainVal, type SplitName } from "./lib/data/splits.ts";
-export { makeBatch, type Normalization } from "./lib/data/batch.ts";
+export { makeAugmentedBatch, makeBatch, type Normalization } from "./lib/data/batch.ts";
 
 // Training.
 export { type OptimizerOptions, VitOptimizer } from "./lib/train/optimizer.ts";

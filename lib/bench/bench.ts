@@ -8,8 +8,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { type BackendInfo, initBackend } from "../backend/backend.ts";
 import { checkTrainingMemory } from "../config/estimate.ts";
 import type { BackendName, Config } from "../config/schema.ts";
-import { augmentBatch, augmentEnabled } from "../data/augment.ts";
-import { normalizedPixels } from "../data/batch.ts";
+import { augmentEnabled } from "../data/augment.ts";
+import { makeAugmentedBatch, makeBatch } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
 import { Rng } from "../random.ts";
@@ -95,7 +95,7 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
   };
 }
 
-/** Times what the training loop does before the model runs: batch gather, normalise, augment, tensor. */
+/** Times what the training loop does before the model runs: batch gather, normalise, augment, tensors. */
 function _timeDataPipeline(config: Config, set: ImageSet, batches: number): number[] {
   const batch = config.train.batch_size;
   const norm = { mean: config.data.mean!, std: config.data.std! };
@@ -105,10 +105,9 @@ function _timeDataPipeline(config: Config, set: ImageSet, batches: number): numb
   for (let i = 0; i < batches; i++) {
     const t0 = performance.now();
     const indices = Int32Array.from({ length: batch }, () => rng.int(set.count));
-    const { pixels, labels } = normalizedPixels(set, indices, norm);
-    const shape = { b: batch, h: set.height, w: set.width, c: set.channels };
-    const x = augment ? augmentBatch(pixels, labels, set.numClasses, shape, config.augment, rng, 1, norm).x : pixels;
-    tf.dispose(tf.tensor4d(x, [batch, set.height, set.width, set.channels])); // [B, H, W, C]
+    tf.dispose(
+      augment ? makeAugmentedBatch(set, indices, norm, config.augment, rng, 1) : makeBatch(set, indices, norm),
+    );
     times.push(performance.now() - t0);
   }
   return times;

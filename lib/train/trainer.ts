@@ -6,8 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Config } from "../config/schema.ts";
-import { augmentBatch, augmentEnabled } from "../data/augment.ts";
-import { makeBatch, type Normalization, normalizedPixels } from "../data/batch.ts";
+import { augmentEnabled } from "../data/augment.ts";
+import { makeAugmentedBatch, makeBatch, type Normalization } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { DivergedError } from "../errors.ts";
 import type { VisionTransformer } from "../model/vit.ts";
@@ -183,7 +183,9 @@ export class Trainer {
       this.optimizer.lr = lr;
       const indices = order.subarray(s * batch, (s + 1) * batch);
       // Augmentation runs in JS before the tensors exist; its draws come from their own stream.
-      const aug = this.#augment ? this.#augmented(indices, augRng, epoch + 1) : null;
+      const aug = this.#augment
+        ? makeAugmentedBatch(this.train, indices, this.norm, this.config.augment, augRng, epoch + 1)
+        : null;
       const out = tf.tidy(() => {
         const { x, y } = aug ?? makeBatch(this.train, indices, this.norm);
         let logits: tf.Tensor2D | null = null;
@@ -234,19 +236,6 @@ export class Trainer {
     }
     const seconds = (performance.now() - start) / 1000;
     return { done: true, result: { trainLoss: lossSum / images, trainAcc: correct / images, lr, images, seconds } };
-  }
-
-  #augmented(indices: Int32Array, rng: Rng, epoch: number): { x: tf.Tensor4D; y: tf.Tensor1D; targets: tf.Tensor2D } {
-    const set = this.train;
-    const { pixels, labels } = normalizedPixels(set, indices, this.norm);
-    const k = this.model.shape.numClasses;
-    const shape = { b: indices.length, h: set.height, w: set.width, c: set.channels };
-    const out = augmentBatch(pixels, labels, k, shape, this.config.augment, rng, epoch, this.norm);
-    return {
-      x: tf.tensor4d(out.x, [shape.b, shape.h, shape.w, shape.c]), // [B, H, W, C]
-      y: tf.tensor1d(labels, "int32"), // [B]; accuracy is against the unmixed labels
-      targets: tf.tensor2d(out.targets, [shape.b, k]), // [B, K]
-    };
   }
 
   /** Frees the optimizer state and the moving average (the model is the caller's). */
