@@ -10,6 +10,7 @@ import { BackendError } from "../errors.ts";
 import type { BackendName } from "../config/schema.ts";
 import { openBlas, useBlasMatMul } from "./blas.ts";
 import { initNodeBackend } from "./node_backend.ts";
+import { registerWasmKernels } from "./wasm_kernels.ts";
 import { registerWebgpu } from "./webgpu.ts";
 
 /** What {@linkcode initBackend} settled on. */
@@ -58,6 +59,7 @@ async function _init(name: Exclude<BackendName, "auto">, auto = false): Promise<
     case "wasm": {
       await import("@tensorflow/tfjs-backend-wasm");
       await _activate("wasm");
+      registerWasmKernels();
       useBlasMatMul(false);
       return `${cpu} (wasm SIMD, 1 thread)`;
     }
@@ -65,6 +67,7 @@ async function _init(name: Exclude<BackendName, "auto">, auto = false): Promise<
       const blas = openBlas();
       await import("@tensorflow/tfjs-backend-wasm");
       await _activate("wasm");
+      registerWasmKernels();
       useBlasMatMul(true);
       const version = blas.config.match(/^OpenBLAS [\d.]+/)?.[0] ?? "OpenBLAS";
       return `${cpu} (wasm SIMD + ${version}, ${blas.threads} threads for products)`;

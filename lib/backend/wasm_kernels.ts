@@ -1,0 +1,72 @@
+/**
+ * Two of tfjs's wasm kernels replaced, written in TypeScript over the wasm heap as the OpenBLAS
+ * products are. Both were measured on vit-small's training step (batch 128):
+ * - `Identity` copies its input on wasm, and tfjs's tape clones every tensor a gradient saves,
+ *   so a step made ~400 full copies of activations (11% of its kernel time in tf.profile). Here it shares the
+ *   buffer, as `Reshape` already does on wasm and `Identity` does on the cpu backend; tfjs
+ *   tensors are immutable, so nothing can write through the shared buffer.
+ * - `Sum` over leading axes (every bias and LayerNorm gradient) transposes before it reduces
+ *   (most of the 11% of kernel time `Sum` took). Here it adds rows in place in a fixed order, so reruns stay
+ *   bit-identical, accumulating in float64 and rounding once to float32.
+ * Fused GELU and LayerNorm kernels in TypeScript were measured too and lost to the wasm
+ * backend's SIMD kernels (GELU forward+backward 15 ms against 5–10 ms at [2176, 128]); they were
+ * not kept.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+
+interface _WasmBackend {
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
+  incRef(dataId: tf.DataId): void;
+}
+
+type _Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+type _KernelFunc = (args: _Args) => tf.TensorInfo | tf.TensorInfo[];
+
+let _originalSum: tf.KernelConfig | null = null;
+
+/**
+ * Registers vitlab's wasm kernels; idempotent. Call after the wasm backend is active.
+ */
+export function registerWasmKernels(): void {
+  if (_originalSum) return;
+  _replace("Identity", _identity);
+  _originalSum = tf.getKernel("Sum", "wasm") ?? null;
+  _replace("Sum", _sum);
+}
+
+function _replace(name: string, fn: _KernelFunc): void {
+  if (tf.getKernel(name, "wasm")) tf.unregisterKernel(name, "wasm");
+  tf.registerKernel({ kernelName: name, backendName: "wasm", kernelFunc: fn as tf.KernelFunc });
+}
+
+function _identity({ inputs, backend }: _Args): tf.TensorInfo {
+  const x = inputs.x as tf.TensorInfo;
+  (backend as _WasmBackend).incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+}
+
+/** Sum over a leading run of axes ([0], [0, 1], ...) of a float32 tensor; anything else is tfjs's. */
+function _sum(args: _Args): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+  const rank = x.shape.length;
+  const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort();
+  const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
+  if (x.dtype !== "float32" || !leading) {
+    return (_originalSum!.kernelFunc as _KernelFunc)(args) as tf.TensorInfo;
+  }
+  const backend = args.backend as _WasmBackend;
+  const rows = x.shape.slice(0, axes.length).reduce((p, d) => p * d, 1);
+  const rest = x.shape.slice(axes.length);
+  const cols = rest.reduce((p, d) => p * d, 1);
+  const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...rest] : rest, "float32");
+  const xv = backend.typedArrayFromHeap(x);
+  const acc = new Float64Array(cols);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let c = 0; c < cols; c++) acc[c]! += xv[o + c]!;
+  }
+  backend.typedArrayFromHeap(out).set(acc);
+  return out;
+}

@@ -1,0 +1,86 @@
+/** vitlab's wasm kernels (buffer-sharing Identity, row-adding Sum) agree with the cpu backend. */
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../lib/backend/backend.ts";
+import { Rng } from "../lib/random.ts";
+
+function values(shape: number[], seed: number): Float32Array {
+  const rng = Rng.fromSeed(seed, "wasm-kernels-test");
+  return Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * 10);
+}
+
+const SUMS: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+  { shape: [37, 5], axis: 0, keepDims: false }, // a bias gradient: the replaced path
+  { shape: [37, 5], axis: -2, keepDims: true },
+  { shape: [4, 9, 6], axis: [1, 0], keepDims: false }, // a leading run given out of order
+  { shape: [4, 9, 6], axis: [0, 1], keepDims: true },
+  { shape: [4, 9, 6], axis: 1, keepDims: false }, // not leading: tfjs's own kernel
+  { shape: [4, 9, 6], axis: [0, 2], keepDims: false },
+  { shape: [37, 5], axis: [0, 1], keepDims: false }, // every axis: tfjs's own kernel
+  { shape: [37, 5], axis: -1, keepDims: false },
+];
+
+async function sums(backend: "cpu" | "wasm"): Promise<{ shape: number[]; data: Float32Array }[]> {
+  await initBackend(backend);
+  const out = [];
+  for (const [i, c] of SUMS.entries()) {
+    const x = tf.tensor(values(c.shape, i), c.shape);
+    const s = tf.sum(x, c.axis, c.keepDims);
+    out.push({ shape: s.shape, data: (await s.data()) as Float32Array });
+    tf.dispose([x, s]);
+  }
+  return out;
+}
+
+Deno.test("Sum on wasm equals the cpu backend's for leading, inner and full reductions, with keepDims", async () => {
+  const cpu = await sums("cpu");
+  const wasm = await sums("wasm");
+  for (const [i, c] of SUMS.entries()) {
+    assert.deepEqual(wasm[i]!.shape, cpu[i]!.shape, `shape of sum ${JSON.stringify(c)}`);
+    for (let j = 0; j < cpu[i]!.data.length; j++) {
+      // cpu adds in float32, the replaced kernel in float64: agree to float32 rounding of the sum.
+      const tol = 1e-5 * Math.max(1, Math.abs(cpu[i]!.data[j]!)) * c.shape[0]!;
+      assert.ok(Math.abs(wasm[i]!.data[j]! - cpu[i]!.data[j]!) <= tol, `sum ${JSON.stringify(c)} at ${j}`);
+    }
+  }
+  // An integer sum still goes to tfjs's kernel.
+  const ints = tf.tensor2d([[1, 2], [3, 4], [5, 6]], [3, 2], "int32");
+  assert.deepEqual(Array.from(await tf.sum(ints, 0).data()), [9, 12]);
+  ints.dispose();
+});
+
+Deno.test("Identity on wasm shares the buffer and survives the source's disposal; memory is released", async () => {
+  await initBackend("wasm");
+  const before = tf.memory().numBytes;
+  const x = tf.tensor2d(values([50, 8], 1), [50, 8]);
+  const copy = tf.clone(x);
+  const expected = Array.from(await x.data());
+  x.dispose();
+  assert.deepEqual(Array.from(await copy.data()), expected);
+  // An op on the clone writes a new buffer and leaves the clone as it was.
+  const doubled = tf.mul(copy, 2);
+  assert.deepEqual(Array.from(await copy.data()), expected);
+  assert.equal((await doubled.data())[3], expected[3]! * 2);
+  tf.dispose([copy, doubled]);
+  assert.equal(tf.memory().numBytes, before);
+});
+
+Deno.test("gradients through saved (cloned) tensors on wasm equal the cpu backend's", async () => {
+  const grads = async (backend: "cpu" | "wasm") => {
+    await initBackend(backend);
+    const x = tf.tensor2d(values([12, 6], 2), [12, 6]);
+    const b = tf.tensor1d(values([6], 3));
+    const g = tf.grads((a: tf.Tensor, c: tf.Tensor) => tf.sum(tf.square(tf.tanh(tf.add(a, c)))));
+    const [gx, gb] = g([x, b]);
+    const out = [Array.from(await gx!.data()), Array.from(await gb!.data())];
+    tf.dispose([x, b, gx!, gb!]);
+    return out;
+  };
+  const cpu = await grads("cpu");
+  const wasm = await grads("wasm");
+  for (let k = 0; k < 2; k++) {
+    for (let j = 0; j < cpu[k]!.length; j++) {
+      assert.ok(Math.abs(cpu[k]![j]! - wasm[k]![j]!) <= 1e-4 * Math.max(1, Math.abs(cpu[k]![j]!)), `grad ${k} at ${j}`);
+    }
+  }
+});
