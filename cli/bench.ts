@@ -40,6 +40,9 @@ export async function bench(configPath: string, flags: BenchFlags): Promise<void
       if (blas !== null) {
         line.machine_matmul_gflops = Math.round(blas * 10) / 10;
         line.of_machine_peak = Math.round((r.achieved_gflops / blas) * 1000) / 1000;
+        if (r.products_gflops !== undefined) {
+          line.products_of_machine_peak = Math.round((r.products_gflops / blas) * 1000) / 1000;
+        }
       }
     }
     console.log(JSON.stringify(line));

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/backend/backend.ts";
-import { openBlas } from "../lib/backend/blas.ts";
+import { openBlas, recordProducts, timeProducts } from "../lib/backend/blas.ts";
 import { Rng } from "../lib/random.ts";
 
 let why: string | null = null;
@@ -54,6 +54,34 @@ Deno.test({
         assert.ok(Math.abs(w[j]! - b[j]!) <= 1e-5 * (1 + Math.abs(w[j]!)), `case ${i}[${j}]`);
       }
     }
+    await initBackend("wasm");
+  },
+});
+
+Deno.test({
+  name: "the products a computation sends to OpenBLAS are recorded with their shapes and can be timed alone",
+  ignore: skip,
+  fn: async () => {
+    await initBackend("blas");
+    recordProducts(true);
+    const a = rand([4, 6, 5], 1);
+    const b = rand([4, 3, 5], 2);
+    const y = tf.matMul(a, b, false, true); // [4, 6, 3]
+    const z = tf.matMul(rand([7, 5], 3), rand([5, 2], 4));
+    await Promise.all([y.data(), z.data()]);
+    const shapes = recordProducts(false);
+    assert.deepEqual(shapes, [
+      { m: 6, n: 3, k: 5, transA: false, transB: true, batch: 4 },
+      { m: 7, n: 2, k: 5, transA: false, transB: false, batch: 1 },
+    ]);
+    // Stopped: nothing more is recorded.
+    await tf.matMul(rand([2, 2], 5), rand([2, 2], 6)).data();
+    assert.deepEqual(recordProducts(false), []);
+    const big = [{ m: 256, n: 256, k: 256, transA: false, transB: false, batch: 2 }];
+    const t = timeProducts(big, 3);
+    assert.ok(t.ms > 0 && Number.isFinite(t.gflops) && t.gflops > 0);
+    // 2·m·n·k·batch flops in t.ms.
+    assert.ok(Math.abs(t.gflops * t.ms * 1e6 - 2 * 256 ** 3 * 2) / (2 * 256 ** 3 * 2) < 1e-6);
     await initBackend("wasm");
   },
 });

@@ -33,6 +33,7 @@ const _SYMBOLS = {
     result: "void",
   },
   openblas_get_num_threads: { parameters: [], result: "i32" },
+  openblas_set_num_threads: { parameters: ["i32"], result: "void" },
   openblas_get_config: { parameters: [], result: "pointer" },
 } as const;
 
@@ -67,7 +68,101 @@ export function openBlas(): { config: string; threads: number } {
   }
   const ptr = _lib.symbols.openblas_get_config();
   const config = ptr ? new Deno.UnsafePointerView(ptr).getCString() : "OpenBLAS";
-  return { config, threads: _lib.symbols.openblas_get_num_threads() };
+  _maxThreads ??= _lib.symbols.openblas_get_num_threads();
+  return { config, threads: _maxThreads };
+}
+
+/**
+ * Products of fewer multiply-adds than this run on one thread, larger ones on all of OpenBLAS's.
+ * Why: waking and joining a second thread costs more than it saves on a ViT's small products;
+ * measured on vit-small's step (2-core EPYC): 148 ms with one thread against 189 ms with two.
+ * `OPENBLAS_NUM_THREADS` still caps the larger products, as OpenBLAS documents.
+ */
+export const BLAS_PARALLEL_MIN_MACS = 2 ** 24;
+
+let _maxThreads: number | null = null;
+let _threads = 0;
+
+function _setThreads(n: number): void {
+  if (n !== _threads) {
+    _lib!.symbols.openblas_set_num_threads(n);
+    _threads = n;
+  }
+}
+
+/** One `cblas_sgemm` call's shape, as a training step issues them (repeated `batch` times). */
+export interface ProductShape {
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+  batch: number;
+}
+
+let _recording: ProductShape[] | null = null;
+
+/**
+ * Starts (on) or stops (off) recording the shapes of the products OpenBLAS computes.
+ * @param on whether to record
+ * @returns when stopping, the shapes recorded since the start
+ */
+export function recordProducts(on: boolean): ProductShape[] {
+  const shapes = _recording ?? [];
+  _recording = on ? [] : null;
+  return shapes;
+}
+
+/**
+ * Times a list of products alone, through the same sgemm calls and thread choice as training,
+ * on random operands: the least time a step with these products can take on this machine.
+ * @param shapes products to run, in order
+ * @param repeats timed passes over the list after one warm-up (median reported)
+ * @param threads run every product on this many threads instead of training's choice
+ * @returns milliseconds per pass and the GFLOP/s they reach (2·m·n·k per product)
+ */
+export function timeProducts(shapes: ProductShape[], repeats = 10, threads?: number): { ms: number; gflops: number } {
+  openBlas();
+  const size = (r: number, c: number) => r * c;
+  const maxA = Math.max(1, ...shapes.map((s) => size(s.m, s.k)));
+  const maxB = Math.max(1, ...shapes.map((s) => size(s.k, s.n)));
+  const maxC = Math.max(1, ...shapes.map((s) => size(s.m, s.n)));
+  const fill = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  const a = fill(maxA);
+  const b = fill(maxB);
+  const c = new Float32Array(maxC);
+  const times: number[] = [];
+  for (let r = 0; r <= repeats; r++) {
+    const t0 = performance.now();
+    for (const s of shapes) {
+      for (let i = 0; i < s.batch; i++) _sgemm(s, a, b, c, threads);
+    }
+    if (r > 0) times.push(performance.now() - t0);
+  }
+  times.sort((x, y) => x - y);
+  const ms = times[Math.floor(times.length / 2)]!;
+  const flop = shapes.reduce((t, s) => t + 2 * s.m * s.n * s.k * s.batch, 0);
+  return { ms, gflops: flop / (ms / 1000) / 1e9 };
+}
+
+function _sgemm(s: ProductShape, a: Float32Array, b: Float32Array, c: Float32Array, threads?: number): void {
+  _setThreads(threads ?? (s.m * s.n * s.k >= BLAS_PARALLEL_MIN_MACS ? _maxThreads! : 1));
+  _lib!.symbols.cblas_sgemm(
+    _ROW_MAJOR,
+    s.transA ? _TRANS : _NO_TRANS,
+    s.transB ? _TRANS : _NO_TRANS,
+    s.m,
+    s.n,
+    s.k,
+    1,
+    a,
+    s.transA ? s.m : s.k,
+    b,
+    s.transB ? s.k : s.n,
+    0,
+    c,
+    s.n,
+  );
 }
 
 /**
@@ -121,16 +216,13 @@ function _blasBatchMatMul(
   const av = backend.typedArrayFromHeap(a);
   const bv = backend.typedArrayFromHeap(b);
   const ov = backend.typedArrayFromHeap(out);
-  const sgemm = _lib!.symbols.cblas_sgemm;
-  const ta = transposeA ? _TRANS : _NO_TRANS;
-  const tb = transposeB ? _TRANS : _NO_TRANS;
-  const lda = transposeA ? m : k;
-  const ldb = transposeB ? k : n;
   if (m === 0 || n === 0) return out;
+  const shape: ProductShape = { m, n, k, transA: transposeA, transB: transposeB, batch };
+  _recording?.push(shape);
   for (let i = 0; i < batch; i++) {
     const aa = batchA === 1 ? av : av.subarray(i * m * k, (i + 1) * m * k);
     const bb = batchB === 1 ? bv : bv.subarray(i * k * n, (i + 1) * k * n);
-    sgemm(_ROW_MAJOR, ta, tb, m, n, k, 1, aa, lda, bb, ldb, 0, ov.subarray(i * m * n, (i + 1) * m * n), n);
+    _sgemm(shape, aa, bb, ov.subarray(i * m * n, (i + 1) * m * n));
   }
   return out;
 }

@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { type BackendInfo, initBackend } from "../backend/backend.ts";
+import { type ProductShape, recordProducts, timeProducts } from "../backend/blas.ts";
 import { checkTrainingMemory } from "../config/estimate.ts";
 import type { BackendName, Config } from "../config/schema.ts";
 import { augmentEnabled } from "../data/augment.ts";
@@ -31,6 +32,13 @@ export interface BenchResult {
   /** Input pipeline alone (gather, normalise, augment, upload), median per batch. */
   data_ms_per_batch: number;
   data_images_per_second: number;
+  /**
+   * blas only: the step's own matrix products replayed alone through OpenBLAS (same shapes, same
+   * calls). The least time any step with these products can take here, whatever else is fused.
+   */
+  products_ms_per_step?: number;
+  /** blas only: the rate those products reach alone, GFLOP/s. */
+  products_gflops?: number;
 }
 
 /** Options of {@linkcode benchTraining}. */
@@ -62,6 +70,7 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
   const times: number[] = [];
   let peak = 0;
   let last = 0;
+  let products: ProductShape[] = [];
   try {
     await trainer.trainEpoch(0, {
       onStep: (e) => {
@@ -69,6 +78,9 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
         if (e.step > o.warmup) times.push(now - last);
         last = now;
         peak = Math.max(peak, tf.memory().numTensors);
+        // Record the products of the last warm-up step (the first timed one's are the same).
+        if (backend.name === "blas" && e.step === o.warmup) recordProducts(true);
+        if (backend.name === "blas" && e.step === o.warmup + 1) products = recordProducts(false);
       },
     });
   } finally {
@@ -76,6 +88,7 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     model.dispose();
   }
   const dataMs = _median(_timeDataPipeline(bench, set, o.steps));
+  const alone = products.length ? timeProducts(products) : null;
   const ms = _median(times);
   const gflop = trainGflopPerImage(shape);
   const ips = (batch * 1000) / ms;
@@ -92,6 +105,7 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     rss_mb: _round(Deno.memoryUsage().rss / 2 ** 20, 1),
     data_ms_per_batch: _round(dataMs, 2),
     data_images_per_second: _round((batch * 1000) / dataMs, 1),
+    ...(alone ? { products_ms_per_step: _round(alone.ms, 2), products_gflops: _round(alone.gflops, 2) } : {}),
   };
 }
 
