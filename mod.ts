@@ -66,7 +66,8 @@ export { type IdxArray, parseIdx, readIdx } from "./lib/data/idx.ts";
 export { loadIdxPair, loadMnist, MNIST_DIR } from "./lib/data/mnist.ts";
 export { makeSynthetic, type SyntheticOptions } from "./lib/data/synthetic.ts";
 export { loadSplit, loadTrainVal, type SplitName } from "./lib/data/splits.ts";
-export { makeAugmentedBatch, makeBatch, type Normalization } from "./lib/data/batch.ts";
+export { batchTensors, type HostBatch, hostBatch, makeBatch, type Normalization } from "./lib/data/batch.ts";
+export { BatchSource, type EpochPlan } from "./lib/data/prefetch.ts";
 
 // Training.
 export { type OptimizerOptions, VitOptimizer } from "./lib/train/optimizer.ts";

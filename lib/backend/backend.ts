@@ -70,7 +70,9 @@ async function _init(name: Exclude<BackendName, "auto">, auto = false): Promise<
       registerWasmKernels();
       useBlasMatMul(true);
       const version = blas.config.match(/^OpenBLAS [\d.]+/)?.[0] ?? "OpenBLAS";
-      return `${cpu} (wasm SIMD + ${version}, products on ${blas.threads > 1 ? `1–${blas.threads} threads` : "1 thread"})`;
+      return `${cpu} (wasm SIMD + ${version}, products on ${
+        blas.threads > 1 ? `1–${blas.threads} threads` : "1 thread"
+      })`;
     }
     case "webgpu":
       return await _initWebgpu(auto);

@@ -10,7 +10,7 @@ import { type ProductShape, recordProducts, timeProducts } from "../backend/blas
 import { checkTrainingMemory } from "../config/estimate.ts";
 import type { BackendName, Config } from "../config/schema.ts";
 import { augmentEnabled } from "../data/augment.ts";
-import { makeAugmentedBatch, makeBatch } from "../data/batch.ts";
+import { batchTensors, hostBatch } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
 import { Rng } from "../random.ts";
@@ -119,9 +119,11 @@ function _timeDataPipeline(config: Config, set: ImageSet, batches: number): numb
   for (let i = 0; i < batches; i++) {
     const t0 = performance.now();
     const indices = Int32Array.from({ length: batch }, () => rng.int(set.count));
-    tf.dispose(
-      augment ? makeAugmentedBatch(set, indices, norm, config.augment, rng, 1) : makeBatch(set, indices, norm),
+    const t = batchTensors(
+      set,
+      hostBatch(set, indices, norm, augment ? { options: config.augment, rng, epoch: 1 } : null),
     );
+    tf.dispose([t.x, t.y, ...(t.targets ? [t.targets] : [])]);
     times.push(performance.now() - t0);
   }
   return times;

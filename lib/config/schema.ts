@@ -78,6 +78,7 @@ export interface Config {
     backend: BackendName;
     tags: string[];
     checkpoint_every: number;
+    prefetch: number;
   };
 }
 
@@ -479,6 +480,14 @@ export const SCHEMA: { [S in Section]: { [K in keyof Config[S]]: FieldSpec } } =
       max: 100000,
       doc:
         "Write the resumable state and last.safetensors every N epochs (and at the end and on interruption); 1 loses at most an epoch.",
+    },
+    prefetch: {
+      kind: "int",
+      default: 2,
+      min: 0,
+      max: 64,
+      doc:
+        "Training batches a worker thread builds (gather, normalise, augment) ahead of the step being trained; 0 builds each on the main thread. Batches are identical either way.",
     },
   },
 };

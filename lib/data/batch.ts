@@ -60,32 +60,52 @@ export function makeBatch(
   };
 }
 
+/** One training batch in JS memory, before it becomes tensors. */
+export interface HostBatch {
+  /** Pixels [B, H, W, C], normalised (and augmented). */
+  pixels: Float32Array;
+  /** Labels [B] (unmixed, for accuracy). */
+  labels: Int32Array;
+  /** Soft targets [B, K] when augmentation mixes, else null. */
+  targets: Float32Array | null;
+}
+
 /**
- * Builds one augmented training batch: augmentation runs on the normalised pixels in JS, before
- * the tensors exist, and mixing yields soft targets.
+ * Builds one training batch in JS memory: normalised pixels, then augmentation when `augment`
+ * is given. The same function runs in the prefetch worker, so batches are identical either way.
  * @param set the split
  * @param indices positions in the split
  * @param norm per-channel mean and std
- * @param options the config's `augment` section
- * @param rng the epoch's `augment` stream
- * @param epoch one-based epoch (for mixup_off_epoch)
- * @returns x [B, H, W, C], y [B] (unmixed labels, for accuracy) and targets [B, K]
+ * @param augment the config's `augment` section with the epoch's `augment` stream and one-based
+ *   epoch, or null for plain batches
+ * @returns the batch's arrays
  */
-export function makeAugmentedBatch(
+export function hostBatch(
   set: ImageSet,
   indices: ArrayLike<number>,
   norm: Normalization,
-  options: Partial<AugmentOptions>,
-  rng: Rng,
-  epoch: number,
-): { x: tf.Tensor4D; y: tf.Tensor1D; targets: tf.Tensor2D } {
+  augment: { options: Partial<AugmentOptions>; rng: Rng; epoch: number } | null,
+): HostBatch {
   const { pixels, labels } = normalizedPixels(set, indices, norm);
-  const k = set.numClasses;
+  if (!augment) return { pixels, labels, targets: null };
   const shape = { b: indices.length, h: set.height, w: set.width, c: set.channels };
-  const out = augmentBatch(pixels, labels, k, shape, options, rng, epoch, norm);
+  const out = augmentBatch(pixels, labels, set.numClasses, shape, augment.options, augment.rng, augment.epoch, norm);
+  return { pixels: out.x, labels, targets: out.targets };
+}
+
+/**
+ * @param set the split the batch came from (for its shape)
+ * @param batch a batch from {@linkcode hostBatch}
+ * @returns x [B, H, W, C], y [B] and, when mixed, targets [B, K]
+ */
+export function batchTensors(
+  set: ImageSet,
+  batch: HostBatch,
+): { x: tf.Tensor4D; y: tf.Tensor1D; targets: tf.Tensor2D | null } {
+  const b = batch.labels.length;
   return {
-    x: tf.tensor4d(out.x, [shape.b, shape.h, shape.w, shape.c]), // [B, H, W, C]
-    y: tf.tensor1d(labels, "int32"), // [B]
-    targets: tf.tensor2d(out.targets, [shape.b, k]), // [B, K]
+    x: tf.tensor4d(batch.pixels, [b, set.height, set.width, set.channels]), // [B, H, W, C]
+    y: tf.tensor1d(batch.labels, "int32"), // [B]
+    targets: batch.targets ? tf.tensor2d(batch.targets, [b, set.numClasses]) : null, // [B, K]
   };
 }

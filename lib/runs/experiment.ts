@@ -72,7 +72,7 @@ export interface ExperimentResult {
 }
 
 /** Keys a resume may change: they do not alter what was already trained. */
-const RESUMABLE_KEYS = ["train.epochs", "train.eval_batch_size", "run.backend", "run.tags"] as const;
+const RESUMABLE_KEYS = ["train.epochs", "train.eval_batch_size", "run.backend", "run.tags", "run.prefetch"] as const;
 
 /**
  * Hash of everything that decides the training trajectory (all but {@linkcode RESUMABLE_KEYS}).

@@ -7,8 +7,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Config } from "../config/schema.ts";
 import { augmentEnabled } from "../data/augment.ts";
-import { makeAugmentedBatch, makeBatch, type Normalization } from "../data/batch.ts";
+import { batchTensors, type Normalization } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
+import { BatchSource } from "../data/prefetch.ts";
 import { DivergedError } from "../errors.ts";
 import type { VisionTransformer } from "../model/vit.ts";
 import { Rng, type RngState } from "../random.ts";
@@ -91,6 +92,7 @@ export class Trainer {
   /** The weights' moving average, when train.ema_decay > 0. */
   readonly ema: ModelEma | null;
   readonly #augment: boolean;
+  readonly #batches: BatchSource;
 
   /**
    * @param config resolved config
@@ -119,6 +121,7 @@ export class Trainer {
     }
     this.ema = t.ema_decay > 0 ? new ModelEma(model, t.ema_decay) : null;
     this.#augment = augmentEnabled(config.augment);
+    this.#batches = new BatchSource(train, this.norm, config.augment, config.run.prefetch);
     this.optimizer = new VitOptimizer({
       kind: t.optimizer,
       lr: t.lr,
@@ -144,7 +147,8 @@ export class Trainer {
     const r = options.resume;
     if (r && r.epoch !== epoch) throw new Error(`resume position is in epoch ${r.epoch}, not ${epoch}`);
     const rng = r ? Rng.fromState(r.dropoutRng) : Rng.fromSeed(seed, `dropout/${epoch}`);
-    const augRng = r ? Rng.fromState(r.augmentRng) : Rng.fromSeed(seed, `augment/${epoch}`);
+    // The augment stream's state after the last batch taken: what a checkpoint must store.
+    let augState = r ? r.augmentRng : Rng.fromSeed(seed, `augment/${epoch}`).state();
     const ctx = { training: true, rng };
     const vars = this.model.params.variables();
     const batch = Math.min(t.batch_size, this.train.count);
@@ -154,6 +158,14 @@ export class Trainer {
     let images = r?.images ?? 0;
     let lr = r?.lr ?? 0;
     let lastYield = performance.now();
+    this.#batches.startEpoch({
+      epoch,
+      order,
+      batch,
+      fromStep: r?.step ?? 0,
+      toStep: this.stepsPerEpoch,
+      augmentRng: this.#augment ? augState : null,
+    });
     for (let s = r?.step ?? 0; s < this.stepsPerEpoch; s++) {
       // On cpu and wasm every await resolves at once, so signal handlers and timers would never
       // run during an epoch: give the event loop a turn every 50 ms.
@@ -174,25 +186,24 @@ export class Trainer {
             seconds,
             lr,
             dropoutRng: rng.state(),
-            augmentRng: augRng.state(),
+            augmentRng: augState,
           },
         };
       }
       const globalStep = epoch * this.stepsPerEpoch + s;
       lr = learningRate(globalStep, this.schedule);
       this.optimizer.lr = lr;
-      const indices = order.subarray(s * batch, (s + 1) * batch);
       // Augmentation runs in JS before the tensors exist; its draws come from their own stream.
-      const aug = this.#augment
-        ? makeAugmentedBatch(this.train, indices, this.norm, this.config.augment, augRng, epoch + 1)
-        : null;
+      const next = await this.#batches.next();
+      if (next.augmentRng) augState = next.augmentRng;
+      const count = next.batch.labels.length;
       const out = tf.tidy(() => {
-        const { x, y } = aug ?? makeBatch(this.train, indices, this.norm);
+        const { x, y, targets } = batchTensors(this.train, next.batch);
         let logits: tf.Tensor2D | null = null;
         const { value, grads } = tf.variableGrads(() => {
           logits = tf.keep(this.model.apply(x, ctx));
-          return aug
-            ? softCrossEntropy(logits, aug.targets, t.label_smoothing)
+          return targets
+            ? softCrossEntropy(logits, targets, t.label_smoothing)
             : crossEntropy(logits, y, t.label_smoothing);
         }, vars);
         const kept = logits! as tf.Tensor2D;
@@ -208,16 +219,14 @@ export class Trainer {
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
         tf.dispose(out);
         const what = Number.isFinite(loss) ? `the gradient norm is ${gradNorm}` : `the loss is ${loss}`;
-        if (aug) tf.dispose(aug);
         throw new DivergedError(epoch + 1, globalStep + 1, what);
       }
       this.optimizer.applyGradients(out.clipped);
       tf.dispose(out);
-      if (aug) tf.dispose(aug);
       this.ema?.update(this.model);
-      lossSum += loss * indices.length;
+      lossSum += loss * count;
       correct += correctInBatch;
-      images += indices.length;
+      images += count;
       if (options.onStep) {
         const seconds = (performance.now() - start) / 1000;
         options.onStep({
@@ -227,7 +236,7 @@ export class Trainer {
           stepsPerEpoch: this.stepsPerEpoch,
           globalStep: globalStep + 1,
           loss,
-          acc: correctInBatch / indices.length,
+          acc: correctInBatch / count,
           lr,
           imagesPerSecond: (images - (r?.images ?? 0)) / (seconds - (r?.seconds ?? 0)),
           seconds,
@@ -240,6 +249,7 @@ export class Trainer {
 
   /** Frees the optimizer state and the moving average (the model is the caller's). */
   dispose(): void {
+    this.#batches.close();
     this.optimizer.dispose();
     this.ema?.dispose();
   }
