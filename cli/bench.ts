@@ -1,9 +1,11 @@
-/** `bench`: training-step throughput per backend, one JSON line each on stdout. */
+/** `bench`: training-step throughput per config and backend, one JSON line each (or one table) on stdout. */
 import { benchTraining, matmulPeak } from "../lib/bench/bench.ts";
+import { trainGflopPerImage } from "../lib/bench/flops.ts";
 import { benchPytorch, blasPeak } from "../lib/bench/pytorch.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import { type BackendName, BACKENDS } from "../lib/config/schema.ts";
 import { UsageError } from "../lib/errors.ts";
+import { vitShapeFromConfig } from "../lib/model/vit.ts";
 import { say } from "./progress.ts";
 
 /** Flags of `bench`. */
@@ -14,40 +16,97 @@ export interface BenchFlags {
   set: string[];
   comparePytorch?: boolean;
   peak?: boolean;
+  format: string;
+}
+
+type Line = Record<string, unknown>;
+
+/**
+ * @param configPaths the configs whose models and batch sizes are timed, in order
+ * @param flags parsed flags
+ */
+export async function bench(configPaths: string[], flags: BenchFlags): Promise<void> {
+  const steps = _int("--steps", flags.steps);
+  const warmup = _int("--warmup", flags.warmup, 0);
+  if (!["json", "md"].includes(flags.format)) {
+    throw new UsageError(`--format: expected json or md, got '${flags.format}'`);
+  }
+  const backends = (flags.backend.length ? flags.backend : ["auto"]) as BackendName[];
+  for (const b of backends) if (!BACKENDS.includes(b)) throw new UsageError(`--backend: unknown backend '${b}'`);
+  const configs = configPaths.map((path) => ({ path, config: loadConfig(path, { overrides: flags.set }) }));
+  const peak = flags.peak ? await blasPeak() : null;
+  const lines: Line[] = [];
+  const emit = (line: Line) => {
+    lines.push(line);
+    if (flags.format === "json") console.log(JSON.stringify(line));
+  };
+  for (const { path, config } of configs) {
+    const torch = flags.comparePytorch ? await benchPytorch(config, { steps, warmup }) : null;
+    for (const backend of backends) {
+      say(`timing ${path} on ${backend}: ${warmup} warm-up + ${steps} steps at batch ${config.train.batch_size}\n`);
+      const r = await benchTraining(config, { backend, steps, warmup });
+      const line: Line = { config: path, ...r };
+      if (torch) line.pytorch_images_per_second = torch.images_per_second;
+      if (torch) line.vs_pytorch = _round(r.images_per_second / torch.images_per_second, 2);
+      if (flags.peak) {
+        line.backend_matmul_gflops = (await matmulPeak(r.backend)).gflops;
+        if (peak !== null) {
+          line.machine_matmul_gflops = _round(peak, 1);
+          line.of_machine_peak = _round(r.achieved_gflops / peak, 3);
+          if (r.products_gflops !== undefined) line.products_of_machine_peak = _round(r.products_gflops / peak, 3);
+        }
+      }
+      emit(line);
+    }
+    if (torch) {
+      const gflops = trainGflopPerImage(vitShapeFromConfig(config)) * torch.images_per_second;
+      const line: Line = { config: path, backend: "pytorch", batch: config.train.batch_size, ...torch };
+      line.achieved_gflops = _round(gflops, 2);
+      if (peak !== null) line.of_machine_peak = _round(gflops / peak, 3);
+      emit(line);
+    }
+  }
+  if (flags.format === "md") console.log(markdownTable(lines, peak));
 }
 
 /**
- * @param configPath the config whose model and batch size are timed
- * @param flags parsed flags
+ * The README's performance table.
+ * @param lines bench's JSON lines
+ * @param peak the machine's matmul GFLOP/s, if measured
+ * @returns a Markdown table, one row per line
  */
-export async function bench(configPath: string, flags: BenchFlags): Promise<void> {
-  const steps = _int("--steps", flags.steps);
-  const warmup = _int("--warmup", flags.warmup, 0);
-  const backends = (flags.backend.length ? flags.backend : ["auto"]) as BackendName[];
-  for (const b of backends) if (!BACKENDS.includes(b)) throw new UsageError(`--backend: unknown backend '${b}'`);
-  const config = loadConfig(configPath, { overrides: flags.set });
-  const torch = flags.comparePytorch ? await benchPytorch(config, { steps, warmup }) : null;
-  const blas = flags.peak ? await blasPeak() : null;
-  for (const backend of backends) {
-    say(`timing ${backend}: ${warmup} warm-up + ${steps} steps at batch ${config.train.batch_size}\n`);
-    const r = await benchTraining(config, { backend, steps, warmup });
-    const line: Record<string, unknown> = { config: configPath, ...r };
-    if (torch) line.pytorch_images_per_second = torch.images_per_second;
-    if (torch) line.vs_pytorch = Math.round((r.images_per_second / torch.images_per_second) * 100) / 100;
-    if (flags.peak) {
-      const own = await matmulPeak(r.backend);
-      line.backend_matmul_gflops = own.gflops;
-      if (blas !== null) {
-        line.machine_matmul_gflops = Math.round(blas * 10) / 10;
-        line.of_machine_peak = Math.round((r.achieved_gflops / blas) * 1000) / 1000;
-        if (r.products_gflops !== undefined) {
-          line.products_of_machine_peak = Math.round((r.products_gflops / blas) * 1000) / 1000;
-        }
-      }
-    }
-    console.log(JSON.stringify(line));
-  }
-  if (torch) console.log(JSON.stringify({ config: configPath, backend: "pytorch", ...torch }));
+export function markdownTable(lines: Line[], peak: number | null): string {
+  const pct = (x: unknown) => (typeof x === "number" ? `${(x * 100).toFixed(1)}%` : "–");
+  const num = (
+    x: unknown,
+    d = 1,
+  ) => (typeof x === "number" ? x.toLocaleString("en-US", { maximumFractionDigits: d }) : "–");
+  const head = [
+    "config (batch)",
+    "backend",
+    "ms/step",
+    "images/s",
+    "GFLOP/s",
+    `of machine peak (${num(peak, 0)} GFLOP/s)`,
+    "products alone, of peak",
+    "vs PyTorch",
+  ];
+  const rows = lines.map((l) => [
+    `${String(l.config).replace(/^.*\//, "").replace(/\.ya?ml$/, "")} (${l.batch})`,
+    l.backend === "pytorch" ? `PyTorch (${l.threads ?? "?"} thread${l.threads === 1 ? "" : "s"})` : String(l.backend),
+    num(l.ms_per_step, 1),
+    num(l.images_per_second, 0),
+    num(l.achieved_gflops, 1),
+    pct(l.of_machine_peak),
+    pct(l.products_of_machine_peak),
+    l.backend === "pytorch" ? "1" : typeof l.vs_pytorch === "number" ? `${l.vs_pytorch.toFixed(2)}×` : "–",
+  ]);
+  return [head, head.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
+}
+
+function _round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
 }
 
 function _int(flag: string, value: string, min = 1): number {

@@ -53,18 +53,19 @@ export function buildProgram(argv: string[]): Command {
       await evalRun(runDir, flags);
     });
   program.command("bench")
-    .description("time training steps on random data; one JSON line per backend on stdout")
-    .argument("[config]", "config whose model and batch size are timed", "configs/vit-small.yaml")
+    .description("time training steps on random data; one JSON line per config and backend on stdout")
+    .argument("[configs...]", "configs whose models and batch sizes are timed (default configs/vit-small.yaml)")
     .option("--backend <name>", "backend to time (repeatable; default auto)", collect, [])
     .option("--steps <n>", "timed steps (the median is reported)", "20")
     .option("--warmup <n>", "untimed steps first", "3")
     .option("--set <key=value>", "override a config key (repeatable)", collect, [])
     .option("--compare-pytorch", "also time ../shared/bench/torch_vit.py (python3-torch) on the same shape")
     .option("--peak", "also measure float32 matmul peaks: the backend's and numpy/BLAS's")
+    .option("--format <fmt>", "json (a line per config and backend) or md (one Markdown table)", "json")
     .option("--debug", "show stack traces on errors")
-    .action(async (config: string, flags) => {
+    .action(async (configs: string[], flags) => {
       const { bench } = await import("./bench.ts");
-      await bench(config, flags);
+      await bench(configs.length ? configs : ["configs/vit-small.yaml"], flags);
     });
 
   program.command("setup")

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { openBlas } from "../lib/backend/blas.ts";
 import { benchTraining } from "../lib/bench/bench.ts";
+import { markdownTable } from "../cli/bench.ts";
 import { trainGflopPerImage } from "../lib/bench/flops.ts";
 import { vitShapeFromConfig } from "../lib/model/vit.ts";
 import { tempDir, tinyConfig, vitlab, writeTinyConfig } from "./_helpers.ts";
@@ -35,18 +36,64 @@ Deno.test("benchTraining's numbers are consistent, and only blas times its produ
   }
 });
 
-Deno.test("bench prints one JSON line per backend with the throughput fields", async () => {
-  const config = writeTinyConfig(tempDir());
-  const r = await vitlab("bench", config, "--backend", "wasm", "--backend", "cpu", "--steps", "2", "--warmup", "1");
+Deno.test("bench prints one JSON line per config and backend with the throughput fields, or one table", async () => {
+  const dir = tempDir();
+  const config = writeTinyConfig(dir);
+  const wide = `${dir}/wide.yaml`;
+  Deno.writeTextFileSync(wide, "extends: tiny.yaml\nmodel: {d_model: 32}\ntrain: {batch_size: 8}\n");
+  const args = ["--backend", "wasm", "--backend", "cpu", "--steps", "2", "--warmup", "1"];
+  const r = await vitlab("bench", config, wide, ...args);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => l.backend), ["wasm", "cpu"]);
+  assert.deepEqual(lines.map((l) => [l.config, l.backend, l.batch]), [
+    [config, "wasm", 16],
+    [config, "cpu", 16],
+    [wide, "wasm", 8],
+    [wide, "cpu", 8],
+  ]);
   for (const l of lines) {
     for (const key of ["ms_per_step", "images_per_second", "achieved_gflops", "data_ms_per_batch"]) {
       assert.ok(typeof l[key] === "number" && l[key] > 0, `${key} in ${JSON.stringify(l)}`);
     }
   }
+  const md = await vitlab("bench", wide, "--backend", "wasm", "--steps", "2", "--warmup", "1", "--format", "md");
+  assert.equal(md.code, 0, md.stderr);
+  const rows = md.stdout.trim().split("\n");
+  assert.equal(rows.length, 3);
+  assert.match(rows[0]!, /^\| config \(batch\) \| backend \| ms\/step \| images\/s /);
+  assert.match(rows[2]!, /^\| wide \(8\) \| wasm \| [\d.,]+ \| [\d,]+ \| /);
   const bad = await vitlab("bench", config, "--steps", "0");
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--steps: expected an integer ≥ 1, got '0'/);
+  const fmt = await vitlab("bench", config, "--format", "csv");
+  assert.equal(fmt.code, 2);
+  assert.match(fmt.stderr, /--format: expected json or md, got 'csv'/);
+});
+
+Deno.test("the Markdown table gives PyTorch's row, peak shares and the ratio", () => {
+  const table = markdownTable([
+    {
+      config: "configs/vit-small.yaml",
+      backend: "blas",
+      batch: 128,
+      ms_per_step: 100,
+      images_per_second: 1280,
+      achieved_gflops: 27.8,
+      of_machine_peak: 0.1356,
+      products_of_machine_peak: 0.4,
+      vs_pytorch: 0.674,
+    },
+    {
+      config: "configs/vit-small.yaml",
+      backend: "pytorch",
+      batch: 128,
+      threads: 1,
+      ms_per_step: 67.4,
+      images_per_second: 1899,
+    },
+  ], 205);
+  const rows = table.split("\n");
+  assert.match(rows[0]!, /of machine peak \(205 GFLOP\/s\)/);
+  assert.equal(rows[2], "| vit-small (128) | blas | 100 | 1,280 | 27.8 | 13.6% | 40.0% | 0.67× |");
+  assert.equal(rows[3], "| vit-small (128) | PyTorch (1 thread) | 67.4 | 1,899 | – | – | – | 1 |");
 });
