@@ -14,17 +14,7 @@ import { Rng, type RngState } from "../random.ts";
 /** A message to the worker. */
 export type PrefetchRequest =
   | { kind: "init"; set: ImageSet; norm: Normalization; augment: Partial<AugmentOptions> }
-  | {
-    kind: "epoch";
-    token: number;
-    epoch: number;
-    order: Int32Array;
-    batch: number;
-    fromStep: number;
-    toStep: number;
-    augmentRng: RngState | null;
-    ahead: number;
-  }
+  | ({ kind: "epoch"; token: number; ahead: number } & EpochPlan)
   | { kind: "credit" };
 
 /** A batch from the worker, with the augment stream's state after it. */
