@@ -1,6 +1,7 @@
 /** vitlab's wasm kernels (buffer-sharing Identity, row-adding Sum) agree with the cpu backend. */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
+import { ADAM_KERNEL, type AdamHyper, adamUpdate } from "../lib/backend/adam_update.ts";
 import { initBackend } from "../lib/backend/backend.ts";
 import { Rng } from "../lib/random.ts";
 
@@ -81,6 +82,43 @@ Deno.test("gradients through saved (cloned) tensors on wasm equal the cpu backen
   for (let k = 0; k < 2; k++) {
     for (let j = 0; j < cpu[k]!.length; j++) {
       assert.ok(Math.abs(cpu[k]![j]! - wasm[k]![j]!) <= 1e-4 * Math.max(1, Math.abs(cpu[k]![j]!)), `grad ${k} at ${j}`);
+    }
+  }
+});
+
+Deno.test("the fused Adam(W) update on wasm equals the tfjs-ops formula on cpu, with L2 and with decoupled decay", async () => {
+  const hypers: AdamHyper[] = [
+    {
+      stepSize: 1e-3 / (1 - 0.9),
+      beta1: 0.9,
+      beta2: 0.999,
+      sqrtBias2: Math.sqrt(1 - 0.999),
+      eps: 1e-8,
+      l2: 0,
+      decayFactor: 0.99995,
+    },
+    { stepSize: 2e-3, beta1: 0.8, beta2: 0.99, sqrtBias2: 0.3, eps: 1e-6, l2: 0.01, decayFactor: 1 },
+  ];
+  const run = async (backend: "cpu" | "wasm") => {
+    await initBackend(backend);
+    const out: number[][] = [];
+    for (const [i, h] of hypers.entries()) {
+      const [p, g, m] = [0, 1, 2].map((k) => tf.tensor2d(values([9, 7], 10 * i + k), [9, 7]));
+      const v = tf.abs(tf.tensor2d(values([9, 7], 10 * i + 3), [9, 7]));
+      const res = adamUpdate(p!, g!, m!, v, h);
+      for (const t of res) out.push(Array.from(await t.data()));
+      tf.dispose([p!, g!, m!, v, ...res]);
+    }
+    return out;
+  };
+  assert.equal(tf.getKernel(ADAM_KERNEL, "cpu"), undefined, "cpu runs the tfjs-ops formula");
+  const cpu = await run("cpu");
+  const wasm = await run("wasm");
+  assert.ok(tf.getKernel(ADAM_KERNEL, "wasm"), "wasm runs the fused kernel");
+  for (let k = 0; k < cpu.length; k++) {
+    for (let j = 0; j < cpu[k]!.length; j++) {
+      const [a, b] = [cpu[k]![j]!, wasm[k]![j]!];
+      assert.ok(Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(a)), `output ${k} at ${j}: ${a} vs ${b}`);
     }
   }
 });

@@ -13,6 +13,7 @@
  * not kept.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { ADAM_KERNEL, type AdamHyper } from "./adam_update.ts";
 
 interface _WasmBackend {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
@@ -33,6 +34,7 @@ export function registerWasmKernels(): void {
   _replace("Identity", _identity);
   _originalSum = tf.getKernel("Sum", "wasm") ?? null;
   _replace("Sum", _sum);
+  _replace(ADAM_KERNEL, _adamUpdate);
 }
 
 function _replace(name: string, fn: _KernelFunc): void {
@@ -69,4 +71,25 @@ function _sum(args: _Args): tf.TensorInfo {
   }
   backend.typedArrayFromHeap(out).set(acc);
   return out;
+}
+
+/** {@linkcode adamUpdate}'s formula over one variable, in float64, rounded once per value. */
+function _adamUpdate({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
+  const { p, g, m, v } = inputs as Record<"p" | "g" | "m" | "v", tf.TensorInfo>;
+  const h = attrs as unknown as AdamHyper;
+  const be = backend as _WasmBackend;
+  const outs = [p, m, v].map((t) => be.makeOutput([...t.shape], "float32"));
+  const [pv, gv, mv, vv] = [p, g, m, v].map((t) => be.typedArrayFromHeap(t)) as Float32Array[];
+  const [po, mo, vo] = outs.map((t) => be.typedArrayFromHeap(t)) as Float32Array[];
+  const { stepSize, beta1, beta2, sqrtBias2, eps, l2, decayFactor } = h;
+  for (let i = 0; i < pv!.length; i++) {
+    const x = pv![i]!;
+    const grad = gv![i]! + l2 * x;
+    const m2 = beta1 * mv![i]! + (1 - beta1) * grad;
+    const v2 = beta2 * vv![i]! + (1 - beta2) * grad * grad;
+    mo![i] = m2;
+    vo![i] = v2;
+    po![i] = x * decayFactor - stepSize * m2 / (Math.sqrt(v2) / sqrtBias2 + eps);
+  }
+  return outs;
 }

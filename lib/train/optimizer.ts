@@ -5,6 +5,7 @@
  * and checkpointing of moments are written once.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { adamUpdate } from "../backend/adam_update.ts";
 
 /** tfjs's name/tensor pair (not re-exported by tfjs-core's index). */
 type NamedTensor = { name: string; tensor: tf.Tensor };
@@ -66,10 +67,9 @@ export class VitOptimizer extends tf.Optimizer {
         const p = tf.engine().registeredVariables[name];
         if (!p) throw new Error(`optimizer: no variable named '${name}'`);
         const decay = wd > 0 && this.options.decay.has(name);
-        let g = grad;
-        if (decay && kind !== "adamw") g = tf.add(g, tf.mul(p, wd));
         const slots = this.#slotsFor(name, p, kind === "sgd" ? 1 : 2);
         if (kind === "sgd") {
+          const g = decay ? tf.add(grad, tf.mul(p, wd)) : grad;
           const buf = slots[0]!;
           const next = momentum > 0 ? (t === 1 ? g : tf.add(tf.mul(buf, momentum), g)) : g;
           buf.assign(next);
@@ -77,11 +77,18 @@ export class VitOptimizer extends tf.Optimizer {
           continue;
         }
         const [m, v] = slots as [tf.Variable, tf.Variable];
-        m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
-        v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
-        const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(1 - b2 ** t)), eps);
-        const base = decay && kind === "adamw" ? tf.mul(p, 1 - lr * wd) : p;
-        p.assign(tf.sub(base, tf.mul(tf.div(m, denom), lr / (1 - b1 ** t))));
+        const [p2, m2, v2] = adamUpdate(p, grad, m, v, {
+          stepSize: lr / (1 - b1 ** t),
+          beta1: b1,
+          beta2: b2,
+          sqrtBias2: Math.sqrt(1 - b2 ** t),
+          eps,
+          l2: decay && kind === "adam" ? wd : 0,
+          decayFactor: decay && kind === "adamw" ? 1 - lr * wd : 1,
+        });
+        m.assign(m2);
+        v.assign(v2);
+        p.assign(p2);
       }
     });
     this.incrementIterations();
