@@ -73,7 +73,7 @@ export { BatchSource, type EpochPlan } from "./lib/data/prefetch.ts";
 export { type OptimizerOptions, VitOptimizer } from "./lib/train/optimizer.ts";
 export { learningRate, type ScheduleOptions } from "./lib/train/schedule.ts";
 export { correctCount, crossEntropy } from "./lib/train/loss.ts";
-export { clipByGlobalNorm } from "./lib/train/clip.ts";
+export { clipByGlobalNorm, clipScale, globalNorm } from "./lib/train/clip.ts";
 export { type EvalResult, evaluate } from "./lib/train/evaluate.ts";
 export { type EpochTrainResult, type StepEvent, Trainer } from "./lib/train/trainer.ts";
 

@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { ADAM_KERNEL, type AdamHyper, adamUpdate } from "../lib/backend/adam_update.ts";
 import { initBackend } from "../lib/backend/backend.ts";
+import { sumOfSquares } from "../lib/backend/sum_squares.ts";
+import { clipScale, globalNorm } from "../lib/train/clip.ts";
 import { Rng } from "../lib/random.ts";
 
 function values(shape: number[], seed: number): Float32Array {
@@ -86,7 +88,7 @@ Deno.test("gradients through saved (cloned) tensors on wasm equal the cpu backen
   }
 });
 
-Deno.test("the fused Adam(W) update on wasm equals the tfjs-ops formula on cpu, with L2 and with decoupled decay", async () => {
+Deno.test("the fused Adam(W) update on wasm equals the tfjs-ops formula on cpu, with clipping, L2 and decoupled decay", async () => {
   const hypers: AdamHyper[] = [
     {
       stepSize: 1e-3 / (1 - 0.9),
@@ -94,10 +96,11 @@ Deno.test("the fused Adam(W) update on wasm equals the tfjs-ops formula on cpu, 
       beta2: 0.999,
       sqrtBias2: Math.sqrt(1 - 0.999),
       eps: 1e-8,
+      gradScale: 1,
       l2: 0,
       decayFactor: 0.99995,
     },
-    { stepSize: 2e-3, beta1: 0.8, beta2: 0.99, sqrtBias2: 0.3, eps: 1e-6, l2: 0.01, decayFactor: 1 },
+    { stepSize: 2e-3, beta1: 0.8, beta2: 0.99, sqrtBias2: 0.3, eps: 1e-6, gradScale: 0.37, l2: 0.01, decayFactor: 1 },
   ];
   const run = async (backend: "cpu" | "wasm") => {
     await initBackend(backend);
@@ -121,4 +124,25 @@ Deno.test("the fused Adam(W) update on wasm equals the tfjs-ops formula on cpu, 
       assert.ok(Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(a)), `output ${k} at ${j}: ${a} vs ${b}`);
     }
   }
+});
+
+Deno.test("the fused sum of squares on wasm equals stack + sum on cpu; the global norm and clip factor follow torch", async () => {
+  const shapes = [[3, 4], [5], [2, 2, 2], [1]];
+  const run = async (backend: "cpu" | "wasm") => {
+    await initBackend(backend);
+    const ts = shapes.map((s, i) => tf.tensor(values(s, 40 + i), s));
+    const total = sumOfSquares(ts);
+    const out = (await total.data())[0]!;
+    tf.dispose([...ts, total]);
+    return out;
+  };
+  const cpu = await run("cpu");
+  const wasm = await run("wasm");
+  assert.ok(Math.abs(cpu - wasm) <= 1e-5 * cpu, `${cpu} vs ${wasm}`);
+  assert.equal((await sumOfSquares([]).data())[0], 0);
+  const norm = globalNorm({ a: tf.tensor1d([3]), b: tf.tensor2d([[0, 4]]) });
+  assert.equal((await norm.data())[0], 5);
+  assert.ok(Math.abs(clipScale(5, 1) - 1 / (5 + 1e-6)) < 1e-12);
+  assert.equal(clipScale(0.5, 1), 1);
+  assert.equal(clipScale(50, 0), 1);
 });

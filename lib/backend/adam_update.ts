@@ -19,6 +19,8 @@ export interface AdamHyper {
   /** √(1 − β2^t), the second moment's bias correction. */
   sqrtBias2: number;
   eps: number;
+  /** Gradient multiplier (clipping): g ← g·gradScale first. */
+  gradScale: number;
   /** Coupled L2 (Adam): g ← g + l2·p. 0 for none. */
   l2: number;
   /** Decoupled decay (AdamW): p ← p·decayFactor before the step. 1 for none. */
@@ -27,7 +29,7 @@ export interface AdamHyper {
 
 /**
  * m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; p ← p·decayFactor − stepSize·m/(√v/sqrtBias2 + eps),
- * with g ← g + l2·p first.
+ * with g ← g·gradScale + l2·p first.
  * @param p the variable's value
  * @param g its gradient
  * @param m first moment
@@ -47,7 +49,8 @@ export function adamUpdate(
     return tf.engine().runKernel(ADAM_KERNEL, { p, g, m, v }, attrs) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
   }
   return tf.tidy(() => {
-    const grad = h.l2 > 0 ? tf.add(g, tf.mul(p, h.l2)) : g;
+    const scaled = h.gradScale !== 1 ? tf.mul(g, h.gradScale) : g;
+    const grad = h.l2 > 0 ? tf.add(scaled, tf.mul(p, h.l2)) : scaled;
     const m2 = tf.add(tf.mul(m, h.beta1), tf.mul(grad, 1 - h.beta1));
     const v2 = tf.add(tf.mul(v, h.beta2), tf.mul(tf.square(grad), 1 - h.beta2));
     const denom = tf.add(tf.div(tf.sqrt(v2), h.sqrtBias2), h.eps);

@@ -14,6 +14,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { ADAM_KERNEL, type AdamHyper } from "./adam_update.ts";
+import { SUM_SQUARES_KERNEL } from "./sum_squares.ts";
 
 interface _WasmBackend {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
@@ -35,6 +36,7 @@ export function registerWasmKernels(): void {
   _originalSum = tf.getKernel("Sum", "wasm") ?? null;
   _replace("Sum", _sum);
   _replace(ADAM_KERNEL, _adamUpdate);
+  _replace(SUM_SQUARES_KERNEL, _sumOfSquares);
 }
 
 function _replace(name: string, fn: _KernelFunc): void {
@@ -81,10 +83,10 @@ function _adamUpdate({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
   const outs = [p, m, v].map((t) => be.makeOutput([...t.shape], "float32"));
   const [pv, gv, mv, vv] = [p, g, m, v].map((t) => be.typedArrayFromHeap(t)) as Float32Array[];
   const [po, mo, vo] = outs.map((t) => be.typedArrayFromHeap(t)) as Float32Array[];
-  const { stepSize, beta1, beta2, sqrtBias2, eps, l2, decayFactor } = h;
+  const { stepSize, beta1, beta2, sqrtBias2, eps, l2, decayFactor, gradScale } = h;
   for (let i = 0; i < pv!.length; i++) {
     const x = pv![i]!;
-    const grad = gv![i]! + l2 * x;
+    const grad = gv![i]! * gradScale + l2 * x;
     const m2 = beta1 * mv![i]! + (1 - beta1) * grad;
     const v2 = beta2 * vv![i]! + (1 - beta2) * grad * grad;
     mo![i] = m2;
@@ -92,4 +94,18 @@ function _adamUpdate({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
     po![i] = x * decayFactor - stepSize * m2 / (Math.sqrt(v2) / sqrtBias2 + eps);
   }
   return outs;
+}
+
+/** Σ x² over every input, in input order, in float64. */
+function _sumOfSquares({ inputs, backend }: _Args): tf.TensorInfo {
+  const be = backend as _WasmBackend;
+  const list = Object.keys(inputs).sort((a, b) => Number(a) - Number(b)).map((k) => inputs[k] as tf.TensorInfo);
+  const out = be.makeOutput([], "float32");
+  let total = 0;
+  for (const t of list) {
+    const xv = be.typedArrayFromHeap(t);
+    for (let i = 0; i < xv.length; i++) total += xv[i]! * xv[i]!;
+  }
+  be.typedArrayFromHeap(out)[0] = total;
+  return out;
 }

@@ -53,8 +53,10 @@ export class VitOptimizer extends tf.Optimizer {
   /**
    * Applies one update to every variable that has a gradient.
    * @param variableGradients gradients keyed by tf.Variable name
+   * @param gradScale factor applied to every gradient first (the clipping factor), fused into
+   *   the update
    */
-  applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
+  override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[], gradScale = 1): void {
     const entries = Array.isArray(variableGradients)
       ? variableGradients.map((g) => [g.name, g.tensor] as const)
       : Object.entries(variableGradients);
@@ -69,7 +71,8 @@ export class VitOptimizer extends tf.Optimizer {
         const decay = wd > 0 && this.options.decay.has(name);
         const slots = this.#slotsFor(name, p, kind === "sgd" ? 1 : 2);
         if (kind === "sgd") {
-          const g = decay ? tf.add(grad, tf.mul(p, wd)) : grad;
+          const scaled = gradScale !== 1 ? tf.mul(grad, gradScale) : grad;
+          const g = decay ? tf.add(scaled, tf.mul(p, wd)) : scaled;
           const buf = slots[0]!;
           const next = momentum > 0 ? (t === 1 ? g : tf.add(tf.mul(buf, momentum), g)) : g;
           buf.assign(next);
@@ -83,6 +86,7 @@ export class VitOptimizer extends tf.Optimizer {
           beta2: b2,
           sqrtBias2: Math.sqrt(1 - b2 ** t),
           eps,
+          gradScale,
           l2: decay && kind === "adam" ? wd : 0,
           decayFactor: decay && kind === "adamw" ? 1 - lr * wd : 1,
         });

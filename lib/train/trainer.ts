@@ -13,7 +13,7 @@ import { BatchSource } from "../data/prefetch.ts";
 import { DivergedError } from "../errors.ts";
 import type { VisionTransformer } from "../model/vit.ts";
 import { Rng, type RngState } from "../random.ts";
-import { clipByGlobalNorm } from "./clip.ts";
+import { clipScale, globalNorm } from "./clip.ts";
 import { ModelEma } from "./ema.ts";
 import { correctCount, crossEntropy, softCrossEntropy } from "./loss.ts";
 import { VitOptimizer } from "./optimizer.ts";
@@ -209,10 +209,10 @@ export class Trainer {
         const kept = logits! as tf.Tensor2D;
         const c = correctCount(kept, y);
         kept.dispose();
-        const { grads: clipped, norm } = clipByGlobalNorm(grads, t.grad_clip);
+        const norm = globalNorm(grads);
         // One read-back per step: concurrent reads of several scalars returned stale values
         // on WebGPU under Deno, and one transfer is cheaper everywhere.
-        return { stats: tf.stack([value, c, norm]), clipped }; // [3]: loss, correct, grad norm
+        return { stats: tf.stack([value, c, norm]), grads }; // [3]: loss, correct, grad norm
       });
       const [loss, correctInBatch, gradNorm] = Array.from(await out.stats.data()) as [number, number, number];
       // Gradients are applied only after this check, so a bad step never reaches the weights.
@@ -221,7 +221,8 @@ export class Trainer {
         const what = Number.isFinite(loss) ? `the gradient norm is ${gradNorm}` : `the loss is ${loss}`;
         throw new DivergedError(epoch + 1, globalStep + 1, what);
       }
-      this.optimizer.applyGradients(out.clipped);
+      // Clipping is a factor the optimizer folds into its update, from the norm just read.
+      this.optimizer.applyGradients(out.grads, clipScale(gradNorm, t.grad_clip));
       tf.dispose(out);
       this.ema?.update(this.model);
       lossSum += loss * count;
