@@ -114,10 +114,10 @@ Deno.test("resume refuses a missing, corrupt or foreign state and changes nothin
 Deno.test("a diverging run stops with status diverged; its checkpoints are those of the last good epoch", async () => {
   await initBackend("wasm");
   const dir = tempDir();
-  // Inputs scaled by 1/std = 1e6 and plain SGD without clipping blow up within a few epochs.
+  // Inputs scaled by 1/std = 1e6 and plain SGD at lr 10 without clipping blow up within a few epochs.
   const config = loadConfig(new URL("../configs/vit-tiny.yaml", import.meta.url).pathname, {
     overrides: [
-      "train.lr=0.6",
+      "train.lr=10",
       "train.epochs=4",
       "train.grad_clip=0",
       "train.optimizer=sgd",

@@ -1,16 +1,21 @@
 /**
- * Two of tfjs's wasm kernels replaced, written in TypeScript over the wasm heap as the OpenBLAS
- * products are. Both were measured on vit-small's training step (batch 128):
+ * Kernels vitlab replaces in, or adds to, tfjs's wasm backend, written in TypeScript over the
+ * wasm heap as the OpenBLAS products are. Each was measured on vit-small's training step
+ * (batch 128, tf.profile and a timed step):
  * - `Identity` copies its input on wasm, and tfjs's tape clones every tensor a gradient saves,
- *   so a step made ~400 full copies of activations (11% of its kernel time in tf.profile). Here it shares the
+ *   so a step made ~400 full copies of activations (11% of its kernel time). Here it shares the
  *   buffer, as `Reshape` already does on wasm and `Identity` does on the cpu backend; tfjs
- *   tensors are immutable, so nothing can write through the shared buffer.
- * - `Sum` over leading axes (every bias and LayerNorm gradient) transposes before it reduces
- *   (most of the 11% of kernel time `Sum` took). Here it adds rows in place in a fixed order, so reruns stay
- *   bit-identical, accumulating in float64 and rounding once to float32.
- * Fused GELU and LayerNorm kernels in TypeScript were measured too and lost to the wasm
- * backend's SIMD kernels (GELU forward+backward 15 ms against 5–10 ms at [2176, 128]); they were
- * not kept.
+ *   tensors are immutable, so nothing can write through a shared buffer. `Cast` to a tensor's
+ *   own dtype (every Mul gradient casts its other input to float32) copied too, and now shares.
+ * - `Sum` over leading axes (every bias and LayerNorm gradient) transposed before it reduced
+ *   (most of the 11% of kernel time `Sum` took). Here it adds rows in place in a fixed order.
+ * - The Adam(W) update ({@linkcode ./adam_update.ts}) and the sum of squares behind the global
+ *   gradient norm ({@linkcode ./sum_squares.ts}) are one kernel each instead of ~13 and 2 per
+ *   variable: the optimizer went from 16 to 1.7 ms a step.
+ * Sums accumulate in float64 and round once to float32, in a fixed order, so reruns stay
+ * bit-identical. Fused GELU and LayerNorm kernels in TypeScript were measured too and lost to the
+ * wasm backend's SIMD kernels (GELU forward+backward 15 ms against 5–10 ms at [2176, 128]), so
+ * they were not kept.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { ADAM_KERNEL, type AdamHyper } from "./adam_update.ts";
@@ -26,6 +31,7 @@ type _Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.Named
 type _KernelFunc = (args: _Args) => tf.TensorInfo | tf.TensorInfo[];
 
 let _originalSum: tf.KernelConfig | null = null;
+let _originalCast: tf.KernelConfig | null = null;
 
 /**
  * Registers vitlab's wasm kernels; idempotent. Call after the wasm backend is active.
@@ -33,6 +39,8 @@ let _originalSum: tf.KernelConfig | null = null;
 export function registerWasmKernels(): void {
   if (_originalSum) return;
   _replace("Identity", _identity);
+  _originalCast = tf.getKernel("Cast", "wasm") ?? null;
+  _replace("Cast", _cast);
   _originalSum = tf.getKernel("Sum", "wasm") ?? null;
   _replace("Sum", _sum);
   _replace(ADAM_KERNEL, _adamUpdate);
@@ -48,6 +56,13 @@ function _identity({ inputs, backend }: _Args): tf.TensorInfo {
   const x = inputs.x as tf.TensorInfo;
   (backend as _WasmBackend).incRef(x.dataId);
   return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+}
+
+/** A cast to the dtype a tensor already has (every Mul gradient casts to float32) shares it too. */
+function _cast(args: _Args): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  if ((args.attrs as { dtype: string }).dtype === x.dtype) return _identity(args);
+  return (_originalCast!.kernelFunc as _KernelFunc)(args) as tf.TensorInfo;
 }
 
 /** Sum over a leading run of axes ([0], [0, 1], ...) of a float32 tensor; anything else is tfjs's. */

@@ -114,7 +114,9 @@ export class VisionTransformer {
   forwardFeatures(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor3D {
     const patches = this.patchEmbed.apply(x); // [B, N, D]
     const b = patches.shape[0];
-    const cls = tf.tile(this.clsToken, [b, 1, 1]); // [B, 1, D]
+    // Broadcast by adding to zeros, not tf.tile: tile's gradient is one slice and one add per
+    // image (256 kernels a step at batch 128); a broadcast add's is one sum over the batch.
+    const cls = tf.add(tf.zeros([b, 1, this.shape.dModel]), this.clsToken); // [1, 1, D] → [B, 1, D]
     let tokens = tf.add(tf.concat([cls, patches], 1), this.posEmbed) as tf.Tensor3D; // [B, N+1, D]
     tokens = dropout(tokens, this.shape.dropout, ctx) as tf.Tensor3D;
     for (const block of this.blocks) tokens = block.apply(tokens, ctx);
