@@ -73,12 +73,14 @@ export function openBlas(): { config: string; threads: number } {
 }
 
 /**
- * Products of fewer multiply-adds than this run on one thread, larger ones on all of OpenBLAS's.
- * Why: waking and joining a second thread costs more than it saves on a ViT's small products;
- * measured on vit-small's step (2-core EPYC): 148 ms with one thread against 189 ms with two.
- * `OPENBLAS_NUM_THREADS` still caps the larger products, as OpenBLAS documents.
+ * Products of fewer multiply-adds than this run on one thread, larger ones on all of OpenBLAS's
+ * (`OPENBLAS_NUM_THREADS` caps them, as OpenBLAS documents). Measured alone on the idle 2-core
+ * machine: 2176×64×64 took 0.187 ms on one thread and 0.163 on two, 2176×256×256 2.78 and 1.39;
+ * attention's 17×17×16 products (512 a call) gain nothing, so they skip the threads' hand-off.
+ * When other processes hold the cores, a two-thread product waits for one (12 ms instead of
+ * 0.2 measured): give concurrent runs `OPENBLAS_NUM_THREADS=1`.
  */
-export const BLAS_PARALLEL_MIN_MACS = 2 ** 24;
+export const BLAS_PARALLEL_MIN_MACS = 2 ** 22;
 
 let _maxThreads: number | null = null;
 let _threads = 0;
