@@ -79,3 +79,15 @@ export class InterruptedError extends VitlabError {
     this.runDir = runDir;
   }
 }
+
+/**
+ * Why a file could not be read or written, in the words the error messages use.
+ * @param err what `readFileSync` and friends threw
+ * @returns "no such file", "is a directory", or the first line of the system's message
+ */
+export function fileErrorReason(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  if (code === "ENOENT") return "no such file";
+  if (code === "EISDIR") return "is a directory";
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
+}

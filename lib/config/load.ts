@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { basename, dirname, extname, resolve } from "node:path";
 import { isMap, LineCounter, parse as parseYaml, parseDocument } from "yaml";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, fileErrorReason } from "../errors.ts";
 import { DATASET_INFO } from "./dataset_info.ts";
 import { type Config, defaultConfig, type FieldSpec, SCHEMA, type Section } from "./schema.ts";
 
@@ -116,9 +116,7 @@ function _readFileLayers(path: string, chain: string[]): Layer[] {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : _firstLine(err);
-    throw new ConfigError(`${path}: cannot read config file (${why})`);
+    throw new ConfigError(`${path}: cannot read config file (${fileErrorReason(err)})`);
   }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });

@@ -10,7 +10,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DataError } from "../errors.ts";
+import { DataError, fileErrorReason } from "../errors.ts";
 import type { ImageSet } from "./image_set.ts";
 
 /** CIFAR-10's class names by label. */
@@ -131,10 +131,7 @@ function _load(
     try {
       bytes = readFileSync(file);
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      throw new DataError(
-        `${file}: cannot read CIFAR file (${code === "ENOENT" ? "no such file" : (err as Error).message})`,
-      );
+      throw new DataError(`${file}: cannot read CIFAR file (${fileErrorReason(err)})`);
     }
     if (bytes.length === 0) throw new DataError(`${file}: empty file`);
     if (bytes.length % record !== 0) {

@@ -17,7 +17,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import { DataError } from "../errors.ts";
+import { DataError, fileErrorReason } from "../errors.ts";
 import { cacheDir } from "./cache.ts";
 import type { ImageSet } from "./image_set.ts";
 import { idxDatasetFiles, loadIdxDataset } from "./idx_dataset.ts";
@@ -132,7 +132,7 @@ function _packageVersion(pkg: string): string {
   try {
     version = JSON.parse(readFileSync(file, "utf8")).version;
   } catch (err) {
-    throw new DataError(`${file}: cannot read the fashion-mnist package (${_reason(err)}); run 'deno install'`);
+    throw new DataError(`${file}: cannot read the fashion-mnist package (${fileErrorReason(err)}); run 'deno install'`);
   }
   if (typeof version !== "string" || !/^[\w.+-]+$/.test(version)) {
     throw new DataError(`${file}: no usable "version" field`);
@@ -184,7 +184,7 @@ function _buildCache(
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     if (_complete(dir)) return; // another process built it at the same time
-    throw new DataError(`${dir}: cannot write the Fashion-MNIST cache (${_reason(err)})`);
+    throw new DataError(`${dir}: cannot write the Fashion-MNIST cache (${fileErrorReason(err)})`);
   }
 }
 
@@ -194,7 +194,7 @@ function _readClassFile(file: string, expected: number): Uint8Array {
   try {
     parsed = JSON.parse(readFileSync(file, "utf8"));
   } catch (err) {
-    throw new DataError(`${file}: cannot read Fashion-MNIST class file (${_reason(err)})`);
+    throw new DataError(`${file}: cannot read Fashion-MNIST class file (${fileErrorReason(err)})`);
   }
   const data = (parsed as { data?: unknown } | null)?.data;
   if (!Array.isArray(data)) throw new DataError(`${file}: expected {"data": [[784 pixels], …]}`);
@@ -237,9 +237,4 @@ function _idx(dims: number[], data: Uint8Array): Uint8Array {
   dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
   out.set(data, header);
   return out;
-}
-
-function _reason(err: unknown): string {
-  const code = (err as { code?: string }).code;
-  return code === "ENOENT" ? "no such file" : (err as Error).message;
 }

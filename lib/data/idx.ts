@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
-import { DataError } from "../errors.ts";
+import { DataError, fileErrorReason } from "../errors.ts";
 
 /** A decoded IDX array. */
 export interface IdxArray {
@@ -64,10 +64,7 @@ export function readIdx(path: string): IdxArray {
   try {
     bytes = readFileSync(path);
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    throw new DataError(
-      `${path}: cannot read dataset file (${code === "ENOENT" ? "no such file" : (err as Error).message})`,
-    );
+    throw new DataError(`${path}: cannot read dataset file (${fileErrorReason(err)})`);
   }
   return parseIdx(bytes, path);
 }

@@ -4,7 +4,7 @@
  * raw little-endian data. vitlab writes and reads float32 only.
  */
 import { readFileSync } from "node:fs";
-import { CheckpointError } from "../errors.ts";
+import { CheckpointError, fileErrorReason } from "../errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 
 /** One named float32 tensor. */
@@ -136,10 +136,7 @@ export function readSafetensors(path: string): SafetensorsFile {
   try {
     bytes = readFileSync(path);
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    throw new CheckpointError(
-      `${path}: cannot read checkpoint (${code === "ENOENT" ? "no such file" : (err as Error).message})`,
-    );
+    throw new CheckpointError(`${path}: cannot read checkpoint (${fileErrorReason(err)})`);
   }
   return decodeSafetensors(bytes, path);
 }
