@@ -6,6 +6,7 @@ import { loadConfig } from "../lib/config/load.ts";
 import { type BackendName, BACKENDS } from "../lib/config/schema.ts";
 import { UsageError } from "../lib/errors.ts";
 import { vitShapeFromConfig } from "../lib/model/vit.ts";
+import { roundTo } from "../lib/stats.ts";
 import { say } from "./progress.ts";
 
 /** Flags of `bench`. */
@@ -47,13 +48,13 @@ export async function bench(configPaths: string[], flags: BenchFlags): Promise<v
       const r = await benchTraining(config, { backend, steps, warmup });
       const line: Line = { config: path, ...r };
       if (torch) line.pytorch_images_per_second = torch.images_per_second;
-      if (torch) line.vs_pytorch = _round(r.images_per_second / torch.images_per_second, 2);
+      if (torch) line.vs_pytorch = roundTo(r.images_per_second / torch.images_per_second, 2);
       if (flags.peak) {
         line.backend_matmul_gflops = (await matmulPeak(r.backend)).gflops;
         if (peak !== null) {
-          line.machine_matmul_gflops = _round(peak, 1);
-          line.of_machine_peak = _round(r.achieved_gflops / peak, 3);
-          if (r.products_gflops !== undefined) line.products_of_machine_peak = _round(r.products_gflops / peak, 3);
+          line.machine_matmul_gflops = roundTo(peak, 1);
+          line.of_machine_peak = roundTo(r.achieved_gflops / peak, 3);
+          if (r.products_gflops !== undefined) line.products_of_machine_peak = roundTo(r.products_gflops / peak, 3);
         }
       }
       emit(line);
@@ -61,8 +62,8 @@ export async function bench(configPaths: string[], flags: BenchFlags): Promise<v
     if (torch) {
       const gflops = trainGflopPerImage(vitShapeFromConfig(config)) * torch.images_per_second;
       const line: Line = { config: path, backend: "pytorch", batch: config.train.batch_size, ...torch };
-      line.achieved_gflops = _round(gflops, 2);
-      if (peak !== null) line.of_machine_peak = _round(gflops / peak, 3);
+      line.achieved_gflops = roundTo(gflops, 2);
+      if (peak !== null) line.of_machine_peak = roundTo(gflops / peak, 3);
       emit(line);
     }
   }
@@ -102,11 +103,6 @@ export function markdownTable(lines: Line[], peak: number | null): string {
     l.backend === "pytorch" ? "1" : typeof l.vs_pytorch === "number" ? `${l.vs_pytorch.toFixed(2)}×` : "–",
   ]);
   return [head, head.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
-}
-
-function _round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
 }
 
 function _int(flag: string, value: string, min = 1): number {

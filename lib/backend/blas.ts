@@ -10,6 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { BackendError } from "../errors.ts";
+import { median } from "../stats.ts";
 import { setTransposeFree } from "./matmul.ts";
 
 const _SYMBOLS = {
@@ -141,8 +142,7 @@ export function timeProducts(shapes: ProductShape[], repeats = 10, threads?: num
     }
     if (r > 0) times.push(performance.now() - t0);
   }
-  times.sort((x, y) => x - y);
-  const ms = times[Math.floor(times.length / 2)]!;
+  const ms = median(times);
   const flop = shapes.reduce((t, s) => t + 2 * s.m * s.n * s.k * s.batch, 0);
   return { ms, gflops: flop / (ms / 1000) / 1e9 };
 }

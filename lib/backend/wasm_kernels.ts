@@ -70,7 +70,9 @@ function _sum(args: _Args): tf.TensorInfo {
   const x = args.inputs.x as tf.TensorInfo;
   const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
   const rank = x.shape.length;
-  const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort();
+  const axes = [...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a)))].sort((a, b) =>
+    a - b
+  );
   const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
   if (x.dtype !== "float32" || !leading) {
     return (_originalSum!.kernelFunc as _KernelFunc)(args) as tf.TensorInfo;

@@ -14,6 +14,7 @@ import { batchTensors, hostBatch } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
 import { Rng } from "../random.ts";
+import { median, roundTo } from "../stats.ts";
 import { Trainer } from "../train/trainer.ts";
 import { trainGflopPerImage } from "./flops.ts";
 
@@ -87,9 +88,9 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     trainer.dispose();
     model.dispose();
   }
-  const dataMs = _median(_timeDataPipeline(bench, set, o.steps));
+  const dataMs = median(_timeDataPipeline(bench, set, o.steps));
   const alone = products.length ? timeProducts(products) : null;
-  const ms = _median(times);
+  const ms = median(times);
   const gflop = trainGflopPerImage(shape);
   const ips = (batch * 1000) / ms;
   return {
@@ -97,15 +98,15 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     device: backend.device,
     batch,
     steps: times.length,
-    ms_per_step: _round(ms, 2),
-    images_per_second: _round(ips, 1),
-    model_gflop_per_image: _round(gflop, 6),
-    achieved_gflops: _round(gflop * ips, 2),
+    ms_per_step: roundTo(ms, 2),
+    images_per_second: roundTo(ips, 1),
+    model_gflop_per_image: roundTo(gflop, 6),
+    achieved_gflops: roundTo(gflop * ips, 2),
     peak_tensors: peak,
-    rss_mb: _round(Deno.memoryUsage().rss / 2 ** 20, 1),
-    data_ms_per_batch: _round(dataMs, 2),
-    data_images_per_second: _round((batch * 1000) / dataMs, 1),
-    ...(alone ? { products_ms_per_step: _round(alone.ms, 2), products_gflops: _round(alone.gflops, 2) } : {}),
+    rss_mb: roundTo(Deno.memoryUsage().rss / 2 ** 20, 1),
+    data_ms_per_batch: roundTo(dataMs, 2),
+    data_images_per_second: roundTo((batch * 1000) / dataMs, 1),
+    ...(alone ? { products_ms_per_step: roundTo(alone.ms, 2), products_gflops: roundTo(alone.gflops, 2) } : {}),
   };
 }
 
@@ -154,7 +155,7 @@ export async function matmulPeak(
     if (i > 0) times.push(performance.now() - t0);
   }
   tf.dispose([a, b]);
-  return { backend: info.name, n, gflops: _round((2 * n ** 3) / (_median(times) / 1000) / 1e9, 1) };
+  return { backend: info.name, n, gflops: roundTo((2 * n ** 3) / (median(times) / 1000) / 1e9, 1) };
 }
 
 function _randomSet(config: Config, count: number): ImageSet {
@@ -166,15 +167,4 @@ function _randomSet(config: Config, count: number): ImageSet {
   const labels = Int32Array.from({ length: count }, () => rng.int(config.data.num_classes!));
   const sourceIndex = Int32Array.from({ length: count }, (_, i) => i);
   return { images, labels, sourceIndex, count, height: s, width: s, channels: c, numClasses: config.data.num_classes! };
-}
-
-function _median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function _round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
 }

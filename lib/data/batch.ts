@@ -53,11 +53,8 @@ export function makeBatch(
   indices: ArrayLike<number>,
   norm: Normalization,
 ): { x: tf.Tensor4D; y: tf.Tensor1D } {
-  const { pixels, labels } = normalizedPixels(set, indices, norm);
-  return {
-    x: tf.tensor4d(pixels, [indices.length, set.height, set.width, set.channels]), // [B, H, W, C]
-    y: tf.tensor1d(labels, "int32"), // [B]
-  };
+  const { x, y } = batchTensors(set, hostBatch(set, indices, norm, null));
+  return { x, y };
 }
 
 /** One training batch in JS memory, before it becomes tensors. */
