@@ -4,7 +4,7 @@
  * 2 for usage/config errors, 1 for run failures; a stack trace only with --debug.
  */
 import { Command, CommanderError, Option } from "commander";
-import { InterruptedError, VitlabError } from "../lib/errors.ts";
+import { firstLine, InterruptedError, VitlabError } from "../lib/errors.ts";
 import { BACKENDS } from "../lib/config/schema.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -138,7 +138,7 @@ export async function main(argv: string[]): Promise<number> {
       if (debug) console.error(err.stack);
       return err.exitCode;
     }
-    const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    const message = firstLine(err);
     console.error(`vitlab: error: ${message}${debug ? "" : " (rerun with --debug for details)"}`);
     if (debug) console.error(err instanceof Error ? err.stack : err);
     return 1;

@@ -83,11 +83,20 @@ export class InterruptedError extends VitlabError {
 /**
  * Why a file could not be read or written, in the words the error messages use.
  * @param err what `readFileSync` and friends threw
- * @returns "no such file", "is a directory", or the first line of the system's message
+ * @returns "no such file", "is a directory", or the first line of the system's message ({@linkcode firstLine})
  */
 export function fileErrorReason(err: unknown): string {
   const code = (err as { code?: string }).code;
   if (code === "ENOENT") return "no such file";
   if (code === "EISDIR") return "is a directory";
-  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!;
+  return firstLine(err);
+}
+
+/**
+ * An error's message cut to its first line, so that one-line errors stay one line.
+ * @param err anything thrown
+ * @returns the first line of its message (or of its string form), trimmed
+ */
+export function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split("\n")[0]!.trim();
 }

@@ -9,7 +9,7 @@
  * place, so nothing is copied. Every other op is the wasm backend's own kernel.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { BackendError } from "../errors.ts";
+import { BackendError, firstLine } from "../errors.ts";
 import { median } from "../stats.ts";
 import { setTransposeFree } from "./matmul.ts";
 
@@ -58,7 +58,7 @@ export function openBlas(): { config: string; threads: number } {
         _lib = Deno.dlopen(name, _SYMBOLS);
         break;
       } catch (err) {
-        errors.push((err as Error).message.split("\n")[0]!);
+        errors.push(firstLine(err));
       }
     }
     if (!_lib) {

@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { existsSync, realpathSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { BackendError } from "../errors.ts";
+import { BackendError, firstLine } from "../errors.ts";
 
 /** The two node backends. */
 export type NodeBackend = "tensorflow" | "tensorflow-gpu";
@@ -69,7 +69,7 @@ export async function initNodeBackend(name: NodeBackend, requireGpu: boolean): P
     if (!(await tf.setBackend("tensorflow")) || tf.getBackend() !== "tensorflow") throw new Error("setBackend failed");
     await tf.ready();
   } catch (err) {
-    throw new BackendError(`backend '${name}' failed to load ${pkg}: ${(err as Error).message.split("\n")[0]}`);
+    throw new BackendError(`backend '${name}' failed to load ${pkg}: ${firstLine(err)}`);
   }
   const backend = tf.backend() as { isUsingGpuDevice?: boolean; binding?: { TF_Version?: string } };
   const version = backend.binding?.TF_Version ?? "?";

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseCsv } from "csv-parse/sync";
 import { parse as parseYaml } from "yaml";
-import { RunError } from "../errors.ts";
+import { firstLine, RunError } from "../errors.ts";
 import { METRIC_COLUMNS, type MetricsRow } from "../runs/metrics.ts";
 import { RUN_FILES } from "../runs/run_dir.ts";
 import { defaultConfig } from "../config/schema.ts";
@@ -141,7 +141,7 @@ function _readConfig(path: string): Record<string, ConfigValue> {
   try {
     value = parseYaml(text);
   } catch (err) {
-    throw new RunError(`${path}: not valid YAML (${(err as Error).message.split("\n")[0]})`);
+    throw new RunError(`${path}: not valid YAML (${firstLine(err)})`);
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new RunError(`${path}: expected a mapping of config sections`);
@@ -168,7 +168,7 @@ function _readMetrics(path: string, warnings: string[]): MetricsRow[] {
       info: true,
     }) as unknown as typeof records;
   } catch (err) {
-    warnings.push(`${path}: not parsable as CSV (${(err as Error).message.split("\n")[0]}); no curves`);
+    warnings.push(`${path}: not parsable as CSV (${firstLine(err)}); no curves`);
     return [];
   }
   const header = records.shift()?.record ?? [];

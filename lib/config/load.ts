@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { basename, dirname, extname, resolve } from "node:path";
 import { isMap, LineCounter, parse as parseYaml, parseDocument } from "yaml";
-import { ConfigError, fileErrorReason } from "../errors.ts";
+import { ConfigError, fileErrorReason, firstLine } from "../errors.ts";
 import { DATASET_INFO } from "./dataset_info.ts";
 import { type Config, defaultConfig, type FieldSpec, SCHEMA, type Section } from "./schema.ts";
 
@@ -84,7 +84,7 @@ export function parseOverride(text: string): Layer {
   try {
     value = rawValue.trim() === "" ? null : parseYaml(rawValue);
   } catch (err) {
-    throw new ConfigError(`${source}: value is not valid YAML: ${_firstLine(err)}`);
+    throw new ConfigError(`${source}: value is not valid YAML: ${firstLine(err)}`);
   }
   return _layerFromValue({ [parts[0]]: { [parts[1]]: value } }, source, new Map());
 }
@@ -123,7 +123,7 @@ function _readFileLayers(path: string, chain: string[]): Layer[] {
   const err = doc.errors[0];
   if (err) {
     const pos = lineCounter.linePos(err.pos[0]);
-    throw new ConfigError(`${path}:${pos.line}:${pos.col}: YAML syntax error: ${_firstLine(err)}`);
+    throw new ConfigError(`${path}:${pos.line}:${pos.col}: YAML syntax error: ${firstLine(err)}`);
   }
   const where = new Map<string, string>();
   const root = doc.contents;
@@ -389,9 +389,4 @@ function _show(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(_show).join(", ")}]`;
   if (value && typeof value === "object") return "a mapping";
   return String(value);
-}
-
-function _firstLine(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg.split("\n")[0]!.trim();
 }
