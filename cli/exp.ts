@@ -36,8 +36,9 @@ export async function exp(configPath: string | undefined, flags: ExpFlags, argv:
   let epochs = 0;
   const events: ExperimentEvents = {
     onStart(info) {
-      const skipped = info.backend.skipped.length ? ` (passed over: ${info.backend.skipped.join("; ")})` : "";
-      say(`backend ${info.backend.name}: ${info.backend.device}${skipped}\n`);
+      say(`backend ${info.backend.name}: ${info.backend.device}\n`);
+      if (info.backend.skipped.length) say(`  passed over: ${info.backend.skipped.join("; ")}\n`);
+      for (const hint of info.backend.hints) say(`  faster: ${hint}\n`);
       say(
         `model ${
           info.paramCount.toLocaleString("en-US")

@@ -105,11 +105,23 @@ export function buildProgram(argv: string[]): Command {
       await data(name, dir, flags);
     });
 
+  program.command("timm-args")
+    .description("the keyword arguments timm's VisionTransformer needs for a run's checkpoints (JSON on stdout)")
+    .argument("<run-dir>", "a run directory (or a config file)")
+    .option("--python", "print a Python call instead of JSON")
+    .option("--debug", "show stack traces on errors")
+    .action(async (run: string, flags) => {
+      const { timmArgsCommand } = await import("./timm_args.ts");
+      timmArgsCommand(run, flags);
+    });
+
   program.command("keys")
     .description("list every config key with its type, default and why (Markdown)")
-    .action(async () => {
+    .option("--write <page>", "regenerate the table between the keys markers of this page (docs/configuration.md)")
+    .option("--debug", "show stack traces on errors")
+    .action(async (flags) => {
       const { keys } = await import("./keys.ts");
-      keys();
+      keys(flags);
     });
   return program;
 }

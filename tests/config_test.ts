@@ -132,12 +132,3 @@ Deno.test("every schema key has a why-comment", () => {
     }
   }
 });
-
-Deno.test("README's config table lists every key", () => {
-  const readme = Deno.readTextFileSync(new URL("../README.md", import.meta.url));
-  for (const [section, fields] of Object.entries(SCHEMA)) {
-    for (const key of Object.keys(fields)) {
-      assert.ok(readme.includes(`\`${section}.${key}\``), `README lacks \`${section}.${key}\``);
-    }
-  }
-});

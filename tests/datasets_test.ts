@@ -8,12 +8,7 @@ import { DataError } from "../lib/errors.ts";
 import { cacheDir } from "../lib/data/cache.ts";
 import { cifarDir, loadCifar10, loadCifar100 } from "../lib/data/cifar.ts";
 import { decodeImage, toChannels } from "../lib/data/decode_image.ts";
-import {
-  FASHION_MNIST_PACKAGE_DIR,
-  loadFashionMnist,
-  loadFashionMnistIdx,
-  prepareFashionMnist,
-} from "../lib/data/fashion_mnist.ts";
+import { loadFashionMnist, loadFashionMnistIdx, prepareFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { loadImageFolder, loadImageFolderSplits, scanImageFolder } from "../lib/data/folder.ts";
 import { idxDatasetFiles, loadIdxDataset, loadIdxSplit } from "../lib/data/idx_dataset.ts";
 import { resizeBilinear } from "../lib/data/resize.ts";
@@ -178,7 +173,6 @@ Deno.test("Fashion-MNIST IDX files: counts, shape and labels are checked", () =>
 
 Deno.test({
   name: "Fashion-MNIST package (real): 60,000 / 10,000, labels 0–9 balanced, known statistics",
-  ignore: !existsSync(join(FASHION_MNIST_PACKAGE_DIR, "src", "clothes", "9.json")),
   fn() {
     const cache = tempDir();
     const { train, test } = loadFashionMnist({ cacheDir: cache });

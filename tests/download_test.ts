@@ -139,7 +139,7 @@ Deno.test("tar: unsafe paths, bad checksums and truncation are DataErrors", asyn
 });
 
 Deno.test({
-  name: "tar: reads a .tar.gz written by GNU tar (long names included)",
+  name: "tar: reads a .tar.gz written by GNU tar (long names included; needs the tar program, as every Linux has)",
   ignore: !_hasTar(),
   async fn() {
     const src = tempDir();
@@ -289,7 +289,8 @@ const netAllowed = Deno.permissions.querySync({ name: "net", host: "127.0.0.1" }
 const runAllowed = Deno.permissions.querySync({ name: "run" }).state === "granted";
 
 Deno.test({
-  name: "local server: a real HTTP download from 127.0.0.1, with matching and mismatching MD5",
+  name:
+    "local server: a real HTTP download from 127.0.0.1, with matching and mismatching MD5 (in-process, where --allow-net is granted)",
   ignore: !netAllowed,
   async fn() {
     const tgz = fakeCifar10();
@@ -325,7 +326,7 @@ Deno.test({
 
 Deno.test({
   // `deno task test` grants no network access: run the local-server test in a child that may listen on 127.0.0.1.
-  name: "local server: run in a child process with --allow-net=127.0.0.1",
+  name: "local server: run in a child process with --allow-net=127.0.0.1 (where this process has no --allow-net)",
   ignore: netAllowed || !runAllowed,
   async fn() {
     const out = await new Deno.Command(Deno.execPath(), {

@@ -72,7 +72,8 @@ Deno.test("libtensorflow and CUDA checks name exactly what is missing", () => {
 });
 
 Deno.test({
-  name: "tensorflow-gpu loads where it was set up",
+  name:
+    "tensorflow-gpu loads where it was set up (needs deno task setup-gpu, libtensorflow-gpu 2.9.1 and CUDA: none can be installed here)",
   ignore: !ready,
   fn: async () => {
     const device = await initNodeBackend("tensorflow-gpu", false);

@@ -45,6 +45,23 @@ let _original: tf.KernelConfig | null = null;
 /** Library names tried in order (Debian's, then the generic soname). */
 export const OPENBLAS_NAMES = ["libopenblas.so.0", "libopenblas.so"];
 
+/** `VITLAB_OPENBLAS` names an OpenBLAS library file to load instead (a build of your own, say). */
+function _libraryNames(): string[] {
+  let own: string | undefined;
+  try {
+    own = Deno.env.get("VITLAB_OPENBLAS");
+  } catch { /* no --allow-env: the usual names */ }
+  return own ? [own] : OPENBLAS_NAMES;
+}
+
+/** The one command that installs OpenBLAS where blas is missing it. */
+export const OPENBLAS_INSTALL = "sudo apt-get install libopenblas0-pthread";
+
+/** OpenBLAS is not installed: blas cannot start, and installing it would fix that. */
+export class BlasMissingError extends BackendError {
+  override name = "BlasMissingError";
+}
+
 /**
  * Opens OpenBLAS once.
  * @returns its configuration string and thread count
@@ -52,19 +69,23 @@ export const OPENBLAS_NAMES = ["libopenblas.so.0", "libopenblas.so"];
  */
 export function openBlas(): { config: string; threads: number } {
   if (!_lib) {
-    const errors: string[] = [];
-    for (const name of OPENBLAS_NAMES) {
+    const errors: unknown[] = [];
+    for (const name of _libraryNames()) {
       try {
         _lib = Deno.dlopen(name, _SYMBOLS);
         break;
       } catch (err) {
-        errors.push(firstLine(err));
+        errors.push(err);
       }
     }
     if (!_lib) {
-      throw new BackendError(
-        `backend 'blas' needs OpenBLAS (apt-get install libopenblas0-pthread) and --allow-ffi: ${errors[0]}`,
-      );
+      const first = errors[0];
+      // Without --allow-ffi Deno refuses before looking for the library: say which it is.
+      if (first instanceof Deno.errors.NotCapable || first instanceof Deno.errors.PermissionDenied) {
+        throw new BackendError("backend 'blas' needs --allow-ffi to call OpenBLAS (the exp and bench tasks grant it)");
+      }
+      const why = firstLine(first).replace(/^(Could not open library: )+/, "");
+      throw new BlasMissingError(`backend 'blas': OpenBLAS is not installed (${why}); install it: ${OPENBLAS_INSTALL}`);
     }
   }
   const ptr = _lib.symbols.openblas_get_config();

@@ -23,6 +23,7 @@ import { collectEnv, type RunEnv } from "./env.ts";
 import { type MetricsRow, MetricsWriter, readMetrics } from "./metrics.ts";
 import { createRunDir, RUN_FILES } from "./run_dir.ts";
 import { loadState, saveState, type TrainingState } from "./state.ts";
+import { timmArgs } from "../model/timm_args.ts";
 import { readSummary, type RunSummary, writeSummary } from "./summary.ts";
 
 /** What the caller hears about while a run goes on. */
@@ -138,6 +139,7 @@ export async function runExperiment(config: Config, options: ExperimentOptions):
       tags: config.run.tags,
       error: null,
       rerun_of: options.rerunOf ?? null,
+      timm: timmArgs(config),
       resumes: [],
     };
     writeSummary(join(runDir, RUN_FILES.summary), summary);
@@ -244,6 +246,8 @@ export async function resumeExperiment(runDir: string, options: ResumeOptions = 
       device: backend.device,
       error: null,
       ended_at: null,
+      // Runs from before this field gain it on resume.
+      timm: timmArgs(config),
       resumes: [...(summary.resumes ?? []), {
         at: new Date().toISOString(),
         epoch: state.completedEpochs + 1,

@@ -1,6 +1,7 @@
 /** summary.json: the state and outcome of a run, rewritten atomically as it progresses. */
 import { readFileSync } from "node:fs";
 import { writeFileAtomic } from "./atomic.ts";
+import type { TimmArgs } from "../model/timm_args.ts";
 import type { MetricsRow } from "./metrics.ts";
 
 /** A run's status. */
@@ -29,6 +30,8 @@ export interface RunSummary {
   error: string | null;
   /** The run directory whose config this run reran, if any. */
   rerun_of: string | null;
+  /** `timm.models.VisionTransformer(**timm)` loads this run's checkpoints with `strict=True`. */
+  timm: TimmArgs;
   /** Each resume: when, from which one-based epoch and step, and the command. */
   resumes: { at: string; epoch: number; step: number; command: string[] }[];
 }
