@@ -180,4 +180,3 @@ export { softCrossEntropy } from "./lib/train/loss.ts";
 export { checkTrainingMemory, estimateTrainingMemory, type MemoryEstimate } from "./lib/config/estimate.ts";
 export { DivergedError, InterruptedError } from "./lib/errors.ts";
 export { type EpochOutcome, type EpochProgress, type TrainEpochOptions } from "./lib/train/trainer.ts";
-export { setTransposeFree } from "./lib/backend/matmul.ts";

@@ -52,7 +52,7 @@ for (const pool of ["cls", "mean"] as const) {
     const values = await logits.data();
     assert.ok(values.every(Number.isFinite));
     assert.equal(model.paramCount(), handCount(shape));
-    const names = model.params.specs.map((s) => s.name);
+    const names = model.params.list().map((s) => s.name);
     assert.ok(names.includes(pool === "cls" ? "norm.weight" : "fc_norm.weight"));
     assert.ok(!names.includes(pool === "cls" ? "fc_norm.weight" : "norm.weight"));
     tf.dispose([x, logits]);
@@ -63,7 +63,7 @@ for (const pool of ["cls", "mean"] as const) {
 
 Deno.test("ViT parameters carry timm's names and shapes", () => {
   const model = new VisionTransformer(SHAPE, 0);
-  const shapes = Object.fromEntries(model.params.specs.map((s) => [s.name, s.timmShape]));
+  const shapes = Object.fromEntries(model.params.list().map((s) => [s.name, [...s.timmShape]]));
   assert.deepEqual(shapes["patch_embed.proj.weight"], [12, 2, 4, 4]);
   assert.deepEqual(shapes["patch_embed.proj.bias"], [12]);
   assert.deepEqual(shapes["cls_token"], [1, 1, 12]);
@@ -85,11 +85,11 @@ Deno.test("every parameter receives a finite, non-zero gradient", () => {
     const logits = model.apply(x, { training: true, rng: Rng.fromSeed(0, "dropout") });
     return tf.losses.softmaxCrossEntropy(tf.oneHot(y, 5), logits) as tf.Scalar;
   }, model.params.variables());
-  for (const v of model.params.variables()) {
-    const g = grads[v.name];
-    assert.ok(g, `no gradient for ${model.params.nameOf(v.name)}`);
+  for (const p of model.params.list()) {
+    const g = grads[p.variable.name];
+    assert.ok(g, `no gradient for ${p.name}`);
     const norm = tf.norm(g).dataSync()[0]!;
-    assert.ok(Number.isFinite(norm) && norm > 0, `gradient of ${model.params.nameOf(v.name)} is ${norm}`);
+    assert.ok(Number.isFinite(norm) && norm > 0, `gradient of ${p.name} is ${norm}`);
   }
   tf.dispose([x, y, value, grads]);
   model.dispose();
@@ -115,7 +115,7 @@ Deno.test("patch embedding as matMul equals timm's strided conv", async () => {
   const model = new VisionTransformer(SHAPE, 3);
   const x = images(2, SHAPE, 5);
   const tokens = model.patchEmbed.apply(x); // [B, N, D]
-  const spec = model.params.specs.find((s) => s.name === "patch_embed.proj.weight")!;
+  const spec = model.params.param("patch_embed.proj.weight");
   const timm = toTimmLayout(spec, (await model.params.get(spec.name).data()) as Float32Array); // [D, C, P, P]
   const kernel = tf.transpose(tf.tensor4d(timm, [12, 2, 4, 4]), [2, 3, 1, 0]); // [P, P, C, D] for tf.conv2d
   const conv = tf.add(tf.conv2d(x, kernel as tf.Tensor4D, 4, "valid"), model.params.get("patch_embed.proj.bias")); // [B, 2, 2, D]
@@ -141,7 +141,7 @@ Deno.test("attention equals timm's maths written out by hand (q, k, v rows and h
   const rng = Rng.fromSeed(5, "attn");
   const xv = Float32Array.from({ length: b * t * d }, () => rng.normal());
   const y = await tf.tidy(() => attn.apply(tf.tensor3d(xv, [b, t, d]), EVAL)).data();
-  const spec = (n: string) => model.params.specs.find((s) => s.name === n)!;
+  const spec = (n: string) => model.params.param(n);
   const W = toTimmLayout(spec("blocks.0.attn.qkv.weight"), (await attn.qkv.weight.data()) as Float32Array); // [3D, D]
   const bias = (await attn.qkv.bias!.data()) as Float32Array; // [3D]
   const P = toTimmLayout(spec("blocks.0.attn.proj.weight"), (await attn.proj.weight.data()) as Float32Array); // [D, D]

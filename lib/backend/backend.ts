@@ -11,6 +11,7 @@ import type { BackendName } from "../config/schema.ts";
 import { BlasMissingError, openBlas, OPENBLAS_INSTALL, useBlasMatMul } from "./blas.ts";
 import { initNodeBackend } from "./node_backend.ts";
 import { registerWasmKernels } from "./wasm_kernels.ts";
+import { DEFAULT_TRAITS, setActiveTraits } from "./traits.ts";
 import { registerWebgpu } from "./webgpu.ts";
 
 /** What {@linkcode initBackend} settled on. */
@@ -42,6 +43,7 @@ export const BLAS_SPEEDUP_OVER_WASM = 2.2;
 export async function initBackend(name: BackendName): Promise<BackendInfo> {
   if (name !== "auto") {
     const device = await _init(name);
+    _setTraits(name);
     return { name, device, skipped: [], hints: [] };
   }
   const skipped: string[] = [];
@@ -49,6 +51,7 @@ export async function initBackend(name: BackendName): Promise<BackendInfo> {
   for (const candidate of ["tensorflow-gpu", "webgpu", "blas", "wasm", "cpu"] as const) {
     try {
       const device = await _init(candidate, true);
+      _setTraits(candidate);
       return { name: candidate, device, skipped, hints };
     } catch (err) {
       if (err instanceof BlasMissingError) {
@@ -63,6 +66,11 @@ export async function initBackend(name: BackendName): Promise<BackendInfo> {
     }
   }
   throw new BackendError(`no backend could be initialised (${skipped.join("; ")})`);
+}
+
+/** Every backend sets all its traits, so none survives a switch to another (bench times several in turn). */
+function _setTraits(name: Exclude<BackendName, "auto">): void {
+  setActiveTraits(tf.getBackend(), { ...DEFAULT_TRAITS, transposeFlagsFree: name === "blas" });
 }
 
 async function _init(name: Exclude<BackendName, "auto">, auto = false): Promise<string> {

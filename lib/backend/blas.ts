@@ -11,7 +11,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { BackendError, firstLine } from "../errors.ts";
 import { median } from "../stats.ts";
-import { setTransposeFree } from "./matmul.ts";
 
 const _SYMBOLS = {
   cblas_sgemm: {
@@ -194,7 +193,6 @@ function _sgemm(s: ProductShape, a: Float32Array, b: Float32Array, c: Float32Arr
  * @param on whether OpenBLAS computes products
  */
 export function useBlasMatMul(on: boolean): void {
-  setTransposeFree(on);
   _original ??= tf.getKernel("BatchMatMul", "wasm") ?? null;
   if (!_original) throw new BackendError("the wasm backend's BatchMatMul kernel is not registered");
   tf.unregisterKernel("BatchMatMul", "wasm");

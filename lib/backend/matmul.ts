@@ -9,17 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "./gradients.ts";
-
-let _transposeFree = false;
-
-/**
- * Tells the gradient whether transpose flags cost nothing on the active backend (OpenBLAS takes
- * them natively), so it can skip the explicit transposes the wasm fast path needs.
- * @param on true for the blas backend
- */
-export function setTransposeFree(on: boolean): void {
-  _transposeFree = on;
-}
+import { activeTraits } from "./traits.ts";
 
 // customGrad's typing passes inputs and the save function as one union-typed rest list.
 const _matMul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -30,7 +20,7 @@ const _matMul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
       // dA [M,K] = dy [M,N] · Bᵀ [N,K]; dB [K,N] = Aᵀ [K,M] · dy [M,N]
-      if (_transposeFree) {
+      if (activeTraits().transposeFlagsFree) {
         return [tf.matMul(dy as tf.Tensor2D, sb, false, true), tf.matMul(sa, dy as tf.Tensor2D, true, false)];
       }
       return [

@@ -16,7 +16,8 @@ export class Linear {
    * @param name timm's module name, e.g. `blocks.0.mlp.fc1`
    * @param inFeatures input width
    * @param outFeatures output width
-   * @param options bias on/off and initialisers (timm: trunc_normal(.02) weights, zero bias)
+   * @param options bias on/off, initialisers (timm: trunc_normal(.02) weights, zero bias), and the
+   *   weight's shape in timm when it is not [out, in] (the patch embedding's conv [D, C, P, P])
    */
   constructor(
     store: ParamStore,
@@ -24,11 +25,11 @@ export class Linear {
     name: string,
     inFeatures: number,
     outFeatures: number,
-    options: { bias?: boolean; weightInit?: Init; biasInit?: Init } = {},
+    options: { bias?: boolean; weightInit?: Init; biasInit?: Init; timmShape?: number[] } = {},
   ) {
     this.weight = store.add({
       name: `${name}.weight`,
-      timmShape: [outFeatures, inFeatures],
+      timmShape: options.timmShape ?? [outFeatures, inFeatures],
       layout: "linear",
       init: options.weightInit ?? { kind: "trunc_normal", std: 0.02 },
       decay: true,

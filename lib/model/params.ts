@@ -17,7 +17,7 @@ export interface ParamSpec {
   /** timm's name, e.g. `blocks.0.attn.qkv.weight`. */
   name: string;
   /** Shape in timm's layout, e.g. [3D, D] for qkv. */
-  timmShape: number[];
+  timmShape: readonly number[];
   /** `linear`: held as the transpose of timm's [out, prod(rest)] view. */
   layout: Layout;
   init: Init;
@@ -25,14 +25,25 @@ export interface ParamSpec {
   decay: boolean;
 }
 
-let _nextId = 0;
+/**
+ * One parameter, named once: timm's name, its variable, and what the optimizer, the checkpoint
+ * writer and the training state need. Nothing looks a parameter up by its tf.Variable's name.
+ */
+export interface Param {
+  /** timm's name, e.g. `blocks.0.attn.qkv.weight`. */
+  readonly name: string;
+  readonly variable: tf.Variable;
+  /** Shape in timm's layout. */
+  readonly timmShape: readonly number[];
+  readonly layout: Layout;
+  /** Whether weight decay applies. */
+  readonly decay: boolean;
+}
 
-/** A set of named trainable variables. */
+/** A model's parameters, in declaration order. */
 export class ParamStore {
-  readonly specs: ParamSpec[] = [];
-  readonly #vars = new Map<string, tf.Variable>();
-  /** tfjs keeps one global registry of variable names; a prefix keeps two models apart. */
-  readonly #prefix = `vit${_nextId++}/`;
+  readonly #params: Param[] = [];
+  readonly #byName = new Map<string, Param>();
 
   /**
    * Creates and initialises a parameter.
@@ -41,49 +52,63 @@ export class ParamStore {
    * @returns the variable, in vitlab's layout
    */
   add(spec: ParamSpec, rng: Rng): tf.Variable {
-    if (this.#vars.has(spec.name)) throw new Error(`parameter '${spec.name}' declared twice`);
+    if (this.#byName.has(spec.name)) throw new Error(`parameter '${spec.name}' declared twice`);
     const shape = internalShape(spec);
     const size = shape.reduce((a, b) => a * b, 1);
     const init = tf.tensor(initValues(spec.init, size, rng), shape, "float32");
-    const v = tf.variable(init, true, this.#prefix + spec.name);
+    // No name: tfjs makes a unique one, so two models never collide in its global registry.
+    const variable = tf.variable(init, true);
     init.dispose(); // tf.variable copies its initial value
-    this.specs.push(spec);
-    this.#vars.set(spec.name, v);
-    return v;
+    const param: Param = {
+      name: spec.name,
+      variable,
+      timmShape: [...spec.timmShape],
+      layout: spec.layout,
+      decay: spec.decay,
+    };
+    this.#params.push(param);
+    this.#byName.set(spec.name, param);
+    return variable;
   }
 
   /**
    * @param name timm's name
-   * @returns the variable
+   * @returns the parameter
+   */
+  param(name: string): Param {
+    const p = this.#byName.get(name);
+    if (!p) throw new Error(`no parameter '${name}'`);
+    return p;
+  }
+
+  /**
+   * @param name timm's name
+   * @returns its variable
    */
   get(name: string): tf.Variable {
-    const v = this.#vars.get(name);
-    if (!v) throw new Error(`no parameter '${name}'`);
-    return v;
+    return this.param(name).variable;
+  }
+
+  /** @returns every parameter in declaration order */
+  list(): readonly Param[] {
+    return this.#params;
   }
 
   /** @returns variables in declaration order */
   variables(): tf.Variable[] {
-    return this.specs.map((s) => this.#vars.get(s.name)!);
-  }
-
-  /**
-   * @param variableName a tf.Variable's registered name
-   * @returns the timm name it belongs to
-   */
-  nameOf(variableName: string): string {
-    return variableName.startsWith(this.#prefix) ? variableName.slice(this.#prefix.length) : variableName;
+    return this.#params.map((p) => p.variable);
   }
 
   /** @returns total number of scalar parameters */
   count(): number {
-    return this.specs.reduce((n, s) => n + s.timmShape.reduce((a, b) => a * b, 1), 0);
+    return this.#params.reduce((n, p) => n + p.timmShape.reduce((a, b) => a * b, 1), 0);
   }
 
   /** Frees every variable. */
   dispose(): void {
-    for (const v of this.#vars.values()) v.dispose();
-    this.#vars.clear();
+    for (const p of this.#params) p.variable.dispose();
+    this.#params.length = 0;
+    this.#byName.clear();
   }
 }
 
@@ -91,8 +116,8 @@ export class ParamStore {
  * @param spec a parameter
  * @returns its shape as vitlab holds it
  */
-export function internalShape(spec: ParamSpec): number[] {
-  if (spec.layout === "same") return spec.timmShape;
+export function internalShape(spec: Pick<ParamSpec, "timmShape" | "layout">): number[] {
+  if (spec.layout === "same") return [...spec.timmShape];
   const [out, ...rest] = spec.timmShape as [number, ...number[]];
   return [rest.reduce((a, b) => a * b, 1), out];
 }
@@ -110,7 +135,7 @@ function _transpose(data: Float32Array, rows: number, cols: number): Float32Arra
  * @param data its values in vitlab's layout
  * @returns the values in timm's layout (row-major over `spec.timmShape`)
  */
-export function toTimmLayout(spec: ParamSpec, data: Float32Array): Float32Array {
+export function toTimmLayout(spec: Pick<ParamSpec, "timmShape" | "layout">, data: Float32Array): Float32Array {
   if (spec.layout === "same") return data;
   const [rows, cols] = internalShape(spec) as [number, number];
   // [in, out] -> [out, in], which is [D, C, P, P] row-major for the patch embedding
@@ -122,7 +147,7 @@ export function toTimmLayout(spec: ParamSpec, data: Float32Array): Float32Array 
  * @param data its values in timm's layout
  * @returns the values in vitlab's layout
  */
-export function fromTimmLayout(spec: ParamSpec, data: Float32Array): Float32Array {
+export function fromTimmLayout(spec: Pick<ParamSpec, "timmShape" | "layout">, data: Float32Array): Float32Array {
   if (spec.layout === "same") return data;
   const [rows, cols] = internalShape(spec) as [number, number];
   // [out, in] -> [in, out]

@@ -36,10 +36,9 @@ export class PatchEmbed {
     this.proj = new Linear(store, rng, "patch_embed.proj", fanIn, dModel, {
       weightInit: { kind: "uniform", bound },
       biasInit: { kind: "uniform", bound },
+      // timm's conv weight [D, C, P, P], held as the matrix [C·P·P, D].
+      timmShape: [dModel, channels, patchSize, patchSize],
     });
-    // The conv weight is [D, C, P, P]; Linear declared [D, C·P·P]: record the real shape.
-    const spec = store.specs.find((s) => s.name === "patch_embed.proj.weight")!;
-    spec.timmShape = [dModel, channels, patchSize, patchSize];
   }
 
   /**

@@ -15,9 +15,9 @@ import { type NamedArray, readSafetensors, writeSafetensors } from "./safetensor
  */
 export async function modelTensors(model: VisionTransformer): Promise<NamedArray[]> {
   const out: NamedArray[] = [];
-  for (const spec of model.params.specs) {
-    const data = (await model.params.get(spec.name).data()) as Float32Array;
-    out.push({ name: spec.name, shape: spec.timmShape, data: toTimmLayout(spec, data) });
+  for (const param of model.params.list()) {
+    const data = (await param.variable.data()) as Float32Array;
+    out.push({ name: param.name, shape: [...param.timmShape], data: toTimmLayout(param, data) });
   }
   return out;
 }
@@ -51,13 +51,13 @@ export function loadCheckpoint(
   tensors?: Map<string, NamedArray>,
 ): Record<string, string> {
   const file = tensors ? { tensors, metadata: {} } : readSafetensors(path);
-  const missing = model.params.specs.filter((s) => !file.tensors.has(s.name)).map((s) => s.name);
+  const missing = model.params.list().filter((s) => !file.tensors.has(s.name)).map((s) => s.name);
   if (missing.length) {
     throw new CheckpointError(
       `${path}: checkpoint lacks ${missing.length} parameter(s) of the model, e.g. '${missing[0]}'`,
     );
   }
-  const known = new Set(model.params.specs.map((s) => s.name));
+  const known = new Set(model.params.list().map((s) => s.name));
   const extra = [...file.tensors.keys()].filter((k) => !known.has(k));
   if (extra.length) {
     throw new CheckpointError(
@@ -65,7 +65,7 @@ export function loadCheckpoint(
     );
   }
   // Check every shape before assigning any, so a mismatch leaves the model untouched.
-  for (const spec of model.params.specs) {
+  for (const spec of model.params.list()) {
     const t = file.tensors.get(spec.name)!;
     if (t.shape.join(",") !== spec.timmShape.join(",")) {
       throw new CheckpointError(
@@ -73,10 +73,10 @@ export function loadCheckpoint(
       );
     }
   }
-  for (const spec of model.params.specs) {
+  for (const spec of model.params.list()) {
     const t = file.tensors.get(spec.name)!;
     const values = tf.tensor(fromTimmLayout(spec, t.data), internalShape(spec), "float32");
-    model.params.get(spec.name).assign(values);
+    spec.variable.assign(values);
     values.dispose();
   }
   return file.metadata;

@@ -57,8 +57,7 @@ export async function saveState(
     tensors.push({ name: `${_EMA}${name}`, shape: t.shape, data: (await t.data()) as Float32Array });
   }
   const { step, slots } = optimizer.state();
-  for (const [varName, list] of slots) {
-    const name = model.params.nameOf(varName);
+  for (const [name, list] of slots) {
     for (let i = 0; i < list.length; i++) {
       const t = list[i]!;
       // Slots are kept in vitlab's layout: they never leave vitlab, so no conversion.
@@ -100,7 +99,7 @@ export function loadState(
   const weights = new Map([...file.tensors].filter(([k]) => !k.startsWith(_OPT) && !k.startsWith(_EMA)));
   if (ema) {
     const values = new Map<string, tf.Tensor>();
-    for (const spec of model.params.specs) {
+    for (const spec of model.params.list()) {
       const t = file.tensors.get(`${_EMA}${spec.name}`);
       if (!t) {
         throw new CheckpointError(
@@ -113,7 +112,7 @@ export function loadState(
     tf.dispose([...values.values()]);
   }
   const slots = new Map<string, tf.Tensor[]>();
-  for (const spec of model.params.specs) {
+  for (const spec of model.params.list()) {
     const list: tf.Tensor[] = [];
     for (let i = 0; file.tensors.has(`${_OPT}${spec.name}.${i}`); i++) {
       const t = file.tensors.get(`${_OPT}${spec.name}.${i}`)!;
@@ -125,7 +124,7 @@ export function loadState(
       }
       list.push(tf.tensor(t.data, t.shape, "float32"));
     }
-    if (list.length) slots.set(model.params.get(spec.name).name, list);
+    if (list.length) slots.set(spec.name, list);
   }
   loadCheckpoint(path, model, weights);
   optimizer.setState(meta.optimizerStep, slots);

@@ -16,7 +16,7 @@ export class ModelEma {
    */
   constructor(model: VisionTransformer, decay: number) {
     this.decay = decay;
-    for (const spec of model.params.specs) this.shadow.set(spec.name, tf.variable(model.params.get(spec.name), false));
+    for (const p of model.params.list()) this.shadow.set(p.name, tf.variable(p.variable, false));
   }
 
   /** @param model the model after an optimizer step */

@@ -114,11 +114,6 @@ export class Trainer {
       warmupSteps: Math.round(t.warmup_epochs * this.stepsPerEpoch),
       totalSteps: t.epochs * this.stepsPerEpoch,
     };
-    const decay = new Set<string>();
-    for (const v of model.params.variables()) {
-      const spec = model.params.specs.find((s) => s.name === model.params.nameOf(v.name))!;
-      if (spec.decay) decay.add(v.name);
-    }
     this.ema = t.ema_decay > 0 ? new ModelEma(model, t.ema_decay) : null;
     this.#augment = augmentEnabled(config.augment);
     this.#batches = new BatchSource(train, this.norm, config.augment, config.run.prefetch);
@@ -129,7 +124,6 @@ export class Trainer {
       betas: [t.betas[0]!, t.betas[1]!],
       eps: t.eps,
       momentum: t.momentum,
-      decay,
     });
   }
 
@@ -150,7 +144,8 @@ export class Trainer {
     // The augment stream's state after the last batch taken: what a checkpoint must store.
     let augState = r ? r.augmentRng : Rng.fromSeed(seed, `augment/${epoch}`).state();
     const ctx = { training: true, rng };
-    const vars = this.model.params.variables();
+    const params = this.model.params.list();
+    const vars = params.map((p) => p.variable);
     const batch = Math.min(t.batch_size, this.train.count);
     const start = performance.now() - (r?.seconds ?? 0) * 1000;
     let lossSum = r?.lossSum ?? 0;
@@ -212,7 +207,8 @@ export class Trainer {
         const norm = globalNorm(grads);
         // One read-back per step: concurrent reads of several scalars returned stale values
         // on WebGPU under Deno, and one transfer is cheaper everywhere.
-        return { stats: tf.stack([value, c, norm]), grads }; // [3]: loss, correct, grad norm
+        // [3]: loss, correct, grad norm; gradients in the parameters' order
+        return { stats: tf.stack([value, c, norm]), grads: vars.map((v) => grads[v.name]!) };
       });
       const [loss, correctInBatch, gradNorm] = Array.from(await out.stats.data()) as [number, number, number];
       // Gradients are applied only after this check, so a bad step never reaches the weights.
@@ -222,7 +218,7 @@ export class Trainer {
         throw new DivergedError(epoch + 1, globalStep + 1, what);
       }
       // Clipping is a factor the optimizer folds into its update, from the norm just read.
-      this.optimizer.applyGradients(out.grads, clipScale(gradNorm, t.grad_clip));
+      this.optimizer.applyGradients(params, out.grads, clipScale(gradNorm, t.grad_clip));
       tf.dispose(out);
       this.ema?.update(this.model);
       lossSum += loss * count;
