@@ -7,14 +7,15 @@
  *
  * Each line of stdin is one run's exp arguments (`--set key=value`, `--name`, `--backend`).
  * The model: training an image costs three forward passes, a forward pass costs the matmul
- * FLOPs of the ViT (patch embedding, qkv, attention, projection, MLP, head), validation one
- * forward pass per image; plus a fixed cost per optimizer step and per run. The speed assumed
- * is that of the wasm backend on one core of a 2-core x86 CPU (a run uses one core), measured
- * on vit-small and vit-tiny runs; GFLOPS=… sets another. It is a rough guide, not a promise:
- * a GPU backend is much faster, a busy machine slower.
+ * FLOPs of the ViT (patch embedding, qkv, attention, projection, MLP, head; counted by
+ * lib/config/size.ts), validation one forward pass per image; plus a fixed cost per optimizer
+ * step and per run. The speed assumed is that of the wasm backend on one core of a 2-core x86
+ * CPU (a run uses one core), measured on vit-small and vit-tiny runs; GFLOPS=… sets another.
+ * It is a rough guide, not a promise: a GPU backend is much faster, a busy machine slower.
  */
 import { loadConfig } from "../lib/config/load.ts";
 import type { Config } from "../lib/config/schema.ts";
+import { vitForwardFlops, vitSizeFromConfig, vitTrainFlops } from "../lib/config/size.ts";
 import { VitlabError } from "../lib/errors.ts";
 
 /**
@@ -31,31 +32,38 @@ export const RUN_SECONDS = 3;
 
 /**
  * @param config a resolved config
- * @returns multiply-adds × 2 of one forward pass on one image
+ * @returns multiply-adds × 2 of one forward pass on one image (lib/config/size.ts counts them)
+ * @example
+ * ```ts
+ * import { forwardFlops } from "./estimate.ts";
+ * import { configFromObject } from "../lib/config/load.ts";
+ * if (forwardFlops(configFromObject({ data: { dataset: "mnist" } }, [])) <= 0) throw new Error("no work");
+ * ```
  */
 export function forwardFlops(config: Config): number {
-  const m = config.model;
-  const n = (config.data.image_size! / m.patch_size) ** 2; // patches
-  const t = n + 1; // tokens with the class token
-  const d = m.d_model;
-  const h = Math.round(d * m.mlp_ratio);
-  const embed = n * config.data.channels! * m.patch_size ** 2 * d;
-  const block = t * d * 3 * d + 2 * t * t * d + t * d * d + 2 * t * d * h; // qkv, attention, proj, MLP
-  return 2 * (embed + m.depth * block + d * config.data.num_classes!);
+  return vitForwardFlops(vitSizeFromConfig(config));
 }
 
 /**
  * @param config a resolved config
  * @param gflops the speed assumed
  * @returns estimated seconds the run takes
+ * @example
+ * ```ts
+ * import { estimateSeconds, RUN_SECONDS } from "./estimate.ts";
+ * import { configFromObject } from "../lib/config/load.ts";
+ * if (estimateSeconds(configFromObject({ data: { dataset: "mnist" } }, [])) <= RUN_SECONDS) throw new Error("too fast");
+ * ```
  */
 export function estimateSeconds(config: Config, gflops = DEFAULT_GFLOPS): number {
   const total = config.data.dataset === "mnist" ? 60000 : config.data.synthetic_size;
   const used = config.data.subset > 0 ? Math.min(config.data.subset, total) : total;
   const val = Math.round(used * config.data.val_fraction);
   const steps = Math.floor((used - val) / config.train.batch_size);
-  const flops = forwardFlops(config);
-  const epoch = (steps * config.train.batch_size * 3 * flops + val * flops) / (gflops * 1e9) + steps * STEP_SECONDS;
+  const size = vitSizeFromConfig(config);
+  const train = vitTrainFlops(size);
+  const forward = vitForwardFlops(size);
+  const epoch = (steps * config.train.batch_size * train + val * forward) / (gflops * 1e9) + steps * STEP_SECONDS;
   return RUN_SECONDS + config.train.epochs * epoch;
 }
 
@@ -64,6 +72,11 @@ export function estimateSeconds(config: Config, gflops = DEFAULT_GFLOPS): number
  * @param jobs runs at a time
  * @param cores CPU cores (more jobs than cores share them)
  * @returns wall seconds when each run starts as soon as a slot is free
+ * @example
+ * ```ts
+ * import { sweepSeconds } from "./estimate.ts";
+ * if (sweepSeconds([10, 10, 10], 2, 2) !== 20) throw new Error("two slots: 10 + 10 beside 10");
+ * ```
  */
 export function sweepSeconds(seconds: number[], jobs: number, cores: number): number {
   const slots: number[] = new Array(Math.max(1, jobs)).fill(0);
@@ -77,6 +90,11 @@ export function sweepSeconds(seconds: number[], jobs: number, cores: number): nu
 /**
  * @param seconds a duration
  * @returns it as `45 s`, `12 min` or `2.5 h`
+ * @example
+ * ```ts
+ * import { humanDuration } from "./estimate.ts";
+ * if (humanDuration(9000) !== "2.5 h") throw new Error(humanDuration(9000));
+ * ```
  */
 export function humanDuration(seconds: number): string {
   if (seconds < 90) return `${Math.round(seconds)} s`;

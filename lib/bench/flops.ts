@@ -1,37 +1,38 @@
 /**
- * Floating-point work of a ViT, counted from the architecture.
+ * Floating-point work of a ViT, counted from the architecture, in the GFLOP `bench` reports
+ * (`achieved_gflops` = training GFLOP per image × images/s).
  *
- * Per image, forward, counting a multiply-add as 2 FLOP and only matrix products (norms,
- * softmax, GELU and adds are a few percent at these sizes and are left out):
- *   patch embedding   2 · N · (C·P²) · D
- *   per block         2 · T · D · 3D        (qkv)
- *                   + 2 · T · T · D · 2     (q·kᵀ and attn·v over all heads)
- *                   + 2 · T · D · D         (proj)
- *                   + 2 · T · D · H · 2     (fc1 and fc2, H = mlp_ratio · D)
- *   head              2 · D · K
- * with N patches, T = N + 1 tokens. A training step costs 3× the forward pass (the backward
- * pass computes two products per forward product).
+ * The formula is {@linkcode vitForwardFlops} in lib/config/size.ts, the one source shared with
+ * the memory check and the sweep estimate: per image, forward, a multiply-add counted as 2 FLOP
+ * and only matrix products (patch embedding, qkv, q·kᵀ and attn·v, proj, MLP, head). A training
+ * step costs 3× the forward pass (the backward pass computes two products per forward product).
  */
-import type { VitShape } from "../model/vit.ts";
+import { TRAIN_FLOPS_PER_FORWARD, vitForwardFlops, type VitSize } from "../config/size.ts";
 
 /**
- * @param s the architecture
+ * @param s the architecture (a model's `VitShape`, or any {@linkcode VitSize})
  * @returns forward GFLOP per image
+ * @example
+ * ```ts
+ * import { forwardGflopPerImage } from "./flops.ts";
+ * const s = { imageSize: 8, channels: 1, numClasses: 3, patchSize: 4, dModel: 16, depth: 1, mlpRatio: 2, qkvBias: true };
+ * if (forwardGflopPerImage(s) !== 24_224 / 1e9) throw new Error(`${forwardGflopPerImage(s)}`);
+ * ```
  */
-export function forwardGflopPerImage(s: VitShape): number {
-  const n = (s.imageSize / s.patchSize) ** 2;
-  const t = n + 1;
-  const d = s.dModel;
-  const h = Math.round(d * s.mlpRatio);
-  const patch = 2 * n * s.channels * s.patchSize ** 2 * d;
-  const block = 2 * t * d * 3 * d + 2 * t * t * d * 2 + 2 * t * d * d + 2 * t * d * h * 2;
-  return (patch + s.depth * block + 2 * d * s.numClasses) / 1e9;
+export function forwardGflopPerImage(s: VitSize): number {
+  return vitForwardFlops(s) / 1e9;
 }
 
 /**
- * @param s the architecture
+ * @param s the architecture (a model's `VitShape`, or any {@linkcode VitSize})
  * @returns training GFLOP per image (forward + backward)
+ * @example
+ * ```ts
+ * import { forwardGflopPerImage, trainGflopPerImage } from "./flops.ts";
+ * const s = { imageSize: 8, channels: 1, numClasses: 3, patchSize: 4, dModel: 16, depth: 1, mlpRatio: 2, qkvBias: true };
+ * if (trainGflopPerImage(s) !== 3 * forwardGflopPerImage(s)) throw new Error("three forward passes");
+ * ```
  */
-export function trainGflopPerImage(s: VitShape): number {
-  return 3 * forwardGflopPerImage(s);
+export function trainGflopPerImage(s: VitSize): number {
+  return TRAIN_FLOPS_PER_FORWARD * forwardGflopPerImage(s);
 }

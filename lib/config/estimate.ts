@@ -1,10 +1,11 @@
 /**
  * A rough estimate of the memory training needs, to refuse absurd sizes before allocating.
  * A lower bound of sorts: weights, gradients, two Adam moments, and the activations the
- * backward pass keeps.
+ * backward pass keeps. The parameter count comes from lib/config/size.ts.
  */
 import { ConfigError } from "../errors.ts";
 import type { Config } from "./schema.ts";
+import { vitParamCount, vitSizeFromConfig, vitTokens } from "./size.ts";
 
 /** The estimate's parts. */
 export interface MemoryEstimate {
@@ -17,22 +18,27 @@ export interface MemoryEstimate {
 /**
  * @param config a resolved config (dataset defaults filled)
  * @returns parameters and estimated bytes
+ * @throws {ConfigError} when the config's dataset defaults are not filled in
+ * @example
+ * ```ts
+ * import { estimateTrainingMemory } from "./estimate.ts";
+ * import { configFromObject } from "./load.ts";
+ * const est = estimateTrainingMemory(configFromObject({ data: { dataset: "mnist" } }, []));
+ * if (est.bytes !== est.paramBytes + est.activationBytes || est.paramBytes !== 16 * est.params) {
+ *   throw new Error(JSON.stringify(est));
+ * }
+ * ```
  */
 export function estimateTrainingMemory(config: Config): MemoryEstimate {
   const m = config.model;
-  const d = m.d_model;
-  const c = config.data.channels ?? 1;
-  const n = (config.data.image_size! / m.patch_size) ** 2;
-  const t = n + 1;
-  const h = Math.round(d * m.mlp_ratio);
-  const k = config.data.num_classes ?? 10;
-  const block = 4 * d + 3 * d * d + 3 * d + d * d + d + 2 * h * d + h + d;
-  const params = d * c * m.patch_size ** 2 + d + d + t * d + m.depth * block + 2 * d + k * d + k;
+  const size = vitSizeFromConfig(config);
+  const t = vitTokens(size);
+  const params = vitParamCount(size);
   // Weights, gradients and two moments: four float32 copies.
   const paramBytes = 16 * params;
   // Per block and example: token-sized tensors (norms, qkv, split heads, projections, MLP
   // hidden and GELU) and three [heads, T, T] attention maps.
-  const perBlock = t * d * (14 + 3 * m.mlp_ratio) + 3 * m.heads * t * t;
+  const perBlock = t * m.d_model * (14 + 3 * m.mlp_ratio) + 3 * m.heads * t * t;
   const activationBytes = 4 * config.train.batch_size * m.depth * perBlock;
   return { params, paramBytes, activationBytes, bytes: paramBytes + activationBytes };
 }
@@ -49,6 +55,12 @@ const _WASM_HEAP_LIMIT = 1.3 * 2 ** 30;
  * @param config a resolved config
  * @param backend the backend it will train on (wasm and blas share the wasm heap's limit)
  * @throws {ConfigError} naming the estimate, the limit and what to shrink
+ * @example
+ * ```ts
+ * import { checkTrainingMemory } from "./estimate.ts";
+ * import { configFromObject } from "./load.ts";
+ * checkTrainingMemory(configFromObject({ data: { dataset: "mnist" } }, []), "wasm"); // vit-small fits
+ * ```
  */
 export function checkTrainingMemory(config: Config, backend: string): void {
   const est = estimateTrainingMemory(config);
