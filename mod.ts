@@ -173,7 +173,8 @@ export {
 } from "./lib/data/augment.ts";
 
 // Resume, state, EMA, memory, errors of a run.
-export { resumeExperiment, type ResumeOptions, trajectoryHash } from "./lib/runs/experiment.ts";
+export { resumeExperiment, type ResumeOptions } from "./lib/runs/experiment.ts";
+export { RESUMABLE_KEYS, trajectoryHash } from "./lib/runs/resume_rules.ts";
 export { loadState, saveState, type TrainingState } from "./lib/runs/state.ts";
 export { ModelEma } from "./lib/train/ema.ts";
 export { softCrossEntropy } from "./lib/train/loss.ts";

@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Config } from "../config/schema.ts";
 import { augmentEnabled } from "../data/augment.ts";
-import { batchTensors, type Normalization } from "../data/batch.ts";
+import { batchTensors, type HostBatch, type Normalization } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { BatchSource } from "../data/prefetch.ts";
 import { DivergedError } from "../errors.ts";
@@ -135,113 +135,82 @@ export class Trainer {
    * @throws {DivergedError} when the loss or the gradient norm stops being finite
    */
   async trainEpoch(epoch: number, options: TrainEpochOptions = {}): Promise<EpochOutcome> {
+    const run = this.#beginEpoch(epoch, options.resume);
+    for (let s = run.step; s < this.stepsPerEpoch; s++) {
+      await run.yieldToEventLoop();
+      if (options.shouldStop?.()) return { done: false, progress: run.progress(s) };
+      const globalStep = epoch * this.stepsPerEpoch + s;
+      run.lr = learningRate(globalStep, this.schedule);
+      this.optimizer.lr = run.lr;
+      const next = await this.#batches.next();
+      if (next.augmentRng) run.augmentRng = next.augmentRng;
+      const { loss, correct } = await this.#step(next.batch, run.rng, epoch, globalStep);
+      run.add(loss, correct, next.batch.labels.length);
+      options.onStep?.(run.event(s, globalStep, loss, correct / next.batch.labels.length));
+    }
+    return { done: true, result: run.result() };
+  }
+
+  /** Sets up an epoch (or the rest of one): data order, random streams, running sums, batches. */
+  #beginEpoch(epoch: number, resume: EpochProgress | undefined): _EpochRun {
+    if (resume && resume.epoch !== epoch) throw new Error(`resume position is in epoch ${resume.epoch}, not ${epoch}`);
     const t = this.config.train;
-    const seed = t.seed;
-    const order = Rng.fromSeed(seed, `shuffle/${epoch}`).permutation(this.train.count);
-    const r = options.resume;
-    if (r && r.epoch !== epoch) throw new Error(`resume position is in epoch ${r.epoch}, not ${epoch}`);
-    const rng = r ? Rng.fromState(r.dropoutRng) : Rng.fromSeed(seed, `dropout/${epoch}`);
-    // The augment stream's state after the last batch taken: what a checkpoint must store.
-    let augState = r ? r.augmentRng : Rng.fromSeed(seed, `augment/${epoch}`).state();
-    const ctx = { training: true, rng };
-    const params = this.model.params.list();
-    const vars = params.map((p) => p.variable);
-    const batch = Math.min(t.batch_size, this.train.count);
-    const start = performance.now() - (r?.seconds ?? 0) * 1000;
-    let lossSum = r?.lossSum ?? 0;
-    let correct = r?.correct ?? 0;
-    let images = r?.images ?? 0;
-    let lr = r?.lr ?? 0;
-    let lastYield = performance.now();
+    const order = Rng.fromSeed(t.seed, `shuffle/${epoch}`).permutation(this.train.count);
+    const run = new _EpochRun(epoch, t.epochs, this.stepsPerEpoch, t.seed, resume);
     this.#batches.startEpoch({
       epoch,
       order,
-      batch,
-      fromStep: r?.step ?? 0,
+      batch: Math.min(t.batch_size, this.train.count),
+      fromStep: run.step,
       toStep: this.stepsPerEpoch,
-      augmentRng: this.#augment ? augState : null,
+      augmentRng: this.#augment ? run.augmentRng : null,
     });
-    for (let s = r?.step ?? 0; s < this.stepsPerEpoch; s++) {
-      // On cpu and wasm every await resolves at once, so signal handlers and timers would never
-      // run during an epoch: give the event loop a turn every 50 ms.
-      if (performance.now() - lastYield > 50) {
-        await new Promise((resolve) => setTimeout(resolve, 0));
-        lastYield = performance.now();
-      }
-      if (options.shouldStop?.()) {
-        const seconds = (performance.now() - start) / 1000;
-        return {
-          done: false,
-          progress: {
-            epoch,
-            step: s,
-            lossSum,
-            correct,
-            images,
-            seconds,
-            lr,
-            dropoutRng: rng.state(),
-            augmentRng: augState,
-          },
-        };
-      }
-      const globalStep = epoch * this.stepsPerEpoch + s;
-      lr = learningRate(globalStep, this.schedule);
-      this.optimizer.lr = lr;
-      // Augmentation runs in JS before the tensors exist; its draws come from their own stream.
-      const next = await this.#batches.next();
-      if (next.augmentRng) augState = next.augmentRng;
-      const count = next.batch.labels.length;
-      const out = tf.tidy(() => {
-        const { x, y, targets } = batchTensors(this.train, next.batch);
-        let logits: tf.Tensor2D | null = null;
-        const { value, grads } = tf.variableGrads(() => {
-          logits = tf.keep(this.model.apply(x, ctx));
-          return targets
-            ? softCrossEntropy(logits, targets, t.label_smoothing)
-            : crossEntropy(logits, y, t.label_smoothing);
-        }, vars);
-        const kept = logits! as tf.Tensor2D;
-        const c = correctCount(kept, y);
-        kept.dispose();
-        const norm = globalNorm(grads);
-        // One read-back per step: concurrent reads of several scalars returned stale values
-        // on WebGPU under Deno, and one transfer is cheaper everywhere.
-        // [3]: loss, correct, grad norm; gradients in the parameters' order
-        return { stats: tf.stack([value, c, norm]), grads: vars.map((v) => grads[v.name]!) };
-      });
-      const [loss, correctInBatch, gradNorm] = Array.from(await out.stats.data()) as [number, number, number];
-      // Gradients are applied only after this check, so a bad step never reaches the weights.
-      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-        tf.dispose(out);
-        const what = Number.isFinite(loss) ? `the gradient norm is ${gradNorm}` : `the loss is ${loss}`;
-        throw new DivergedError(epoch + 1, globalStep + 1, what);
-      }
-      // Clipping is a factor the optimizer folds into its update, from the norm just read.
-      this.optimizer.applyGradients(params, out.grads, clipScale(gradNorm, t.grad_clip));
+    return run;
+  }
+
+  /**
+   * One optimizer step on one batch: forward, loss, backward, a finite check, the update.
+   * @returns the batch's mean loss and its count of correct predictions
+   */
+  async #step(
+    batch: HostBatch,
+    rng: Rng,
+    epoch: number,
+    globalStep: number,
+  ): Promise<{ loss: number; correct: number }> {
+    const t = this.config.train;
+    const params = this.model.params.list();
+    const vars = params.map((p) => p.variable);
+    const out = tf.tidy(() => {
+      const { x, y, targets } = batchTensors(this.train, batch);
+      let logits: tf.Tensor2D | null = null;
+      const { value, grads } = tf.variableGrads(() => {
+        logits = tf.keep(this.model.apply(x, { training: true, rng }));
+        return targets
+          ? softCrossEntropy(logits, targets, t.label_smoothing)
+          : crossEntropy(logits, y, t.label_smoothing);
+      }, vars);
+      const kept = logits! as tf.Tensor2D;
+      const c = correctCount(kept, y);
+      kept.dispose();
+      const norm = globalNorm(grads);
+      // One read-back per step: concurrent reads of several scalars returned stale values
+      // on WebGPU under Deno, and one transfer is cheaper everywhere.
+      // [3]: loss, correct, grad norm; gradients in the parameters' order
+      return { stats: tf.stack([value, c, norm]), grads: vars.map((v) => grads[v.name]!) };
+    });
+    const [loss, correct, gradNorm] = Array.from(await out.stats.data()) as [number, number, number];
+    // Gradients are applied only after this check, so a bad step never reaches the weights.
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       tf.dispose(out);
-      this.ema?.update(this.model);
-      lossSum += loss * count;
-      correct += correctInBatch;
-      images += count;
-      if (options.onStep) {
-        const seconds = (performance.now() - start) / 1000;
-        options.onStep({
-          epoch: epoch + 1,
-          epochs: t.epochs,
-          step: s + 1,
-          stepsPerEpoch: this.stepsPerEpoch,
-          globalStep: globalStep + 1,
-          loss,
-          acc: correctInBatch / count,
-          lr,
-          imagesPerSecond: (images - (r?.images ?? 0)) / (seconds - (r?.seconds ?? 0)),
-          seconds,
-        });
-      }
+      const what = Number.isFinite(loss) ? `the gradient norm is ${gradNorm}` : `the loss is ${loss}`;
+      throw new DivergedError(epoch + 1, globalStep + 1, what);
     }
-    const seconds = (performance.now() - start) / 1000;
-    return { done: true, result: { trainLoss: lossSum / images, trainAcc: correct / images, lr, images, seconds } };
+    // Clipping is a factor the optimizer folds into its update, from the norm just read.
+    this.optimizer.applyGradients(params, out.grads, clipScale(gradNorm, t.grad_clip));
+    tf.dispose(out);
+    this.ema?.update(this.model);
+    return { loss, correct };
   }
 
   /** Frees the optimizer state and the moving average (the model is the caller's). */
@@ -249,5 +218,99 @@ export class Trainer {
     this.#batches.close();
     this.optimizer.dispose();
     this.ema?.dispose();
+  }
+}
+
+/** An epoch in progress: its random streams, running sums and clock, restored from a resume position. */
+class _EpochRun {
+  readonly rng: Rng;
+  /** The augment stream's state after the last batch taken: what a checkpoint must store. */
+  augmentRng: RngState;
+  readonly step: number;
+  lr: number;
+  #lossSum: number;
+  #correct: number;
+  #images: number;
+  readonly #start: number;
+  readonly #resumed: { images: number; seconds: number };
+  #lastYield = performance.now();
+
+  constructor(
+    readonly epoch: number,
+    readonly epochs: number,
+    readonly stepsPerEpoch: number,
+    seed: number,
+    r: EpochProgress | undefined,
+  ) {
+    this.rng = r ? Rng.fromState(r.dropoutRng) : Rng.fromSeed(seed, `dropout/${epoch}`);
+    this.augmentRng = r ? r.augmentRng : Rng.fromSeed(seed, `augment/${epoch}`).state();
+    this.step = r?.step ?? 0;
+    this.lr = r?.lr ?? 0;
+    this.#lossSum = r?.lossSum ?? 0;
+    this.#correct = r?.correct ?? 0;
+    this.#images = r?.images ?? 0;
+    this.#start = performance.now() - (r?.seconds ?? 0) * 1000;
+    this.#resumed = { images: r?.images ?? 0, seconds: r?.seconds ?? 0 };
+  }
+
+  /**
+   * On cpu and wasm every await resolves at once, so signal handlers and timers would never run
+   * during an epoch: give the event loop a turn every 50 ms.
+   */
+  async yieldToEventLoop(): Promise<void> {
+    if (performance.now() - this.#lastYield <= 50) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    this.#lastYield = performance.now();
+  }
+
+  add(loss: number, correct: number, count: number): void {
+    this.#lossSum += loss * count;
+    this.#correct += correct;
+    this.#images += count;
+  }
+
+  #seconds(): number {
+    return (performance.now() - this.#start) / 1000;
+  }
+
+  progress(step: number): EpochProgress {
+    return {
+      epoch: this.epoch,
+      step,
+      lossSum: this.#lossSum,
+      correct: this.#correct,
+      images: this.#images,
+      seconds: this.#seconds(),
+      lr: this.lr,
+      dropoutRng: this.rng.state(),
+      augmentRng: this.augmentRng,
+    };
+  }
+
+  event(step: number, globalStep: number, loss: number, acc: number): StepEvent {
+    const seconds = this.#seconds();
+    return {
+      epoch: this.epoch + 1,
+      epochs: this.epochs,
+      step: step + 1,
+      stepsPerEpoch: this.stepsPerEpoch,
+      globalStep: globalStep + 1,
+      loss,
+      acc,
+      lr: this.lr,
+      imagesPerSecond: (this.#images - this.#resumed.images) / (seconds - this.#resumed.seconds),
+      seconds,
+    };
+  }
+
+  result(): EpochTrainResult {
+    const images = this.#images;
+    return {
+      trainLoss: this.#lossSum / images,
+      trainAcc: this.#correct / images,
+      lr: this.lr,
+      images,
+      seconds: this.#seconds(),
+    };
   }
 }

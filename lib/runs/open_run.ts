@@ -1,0 +1,304 @@
+/**
+ * Opening a run for training: a new run directory, or an existing one to resume. Both end in the
+ * same {@linkcode RunSession}, whose state says where training stands; a new run's state is the
+ * start (epoch 0, step 0), so the loop in experiment.ts has one path.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { type BackendInfo, initBackend } from "../backend/backend.ts";
+import { configToYaml } from "../config/dump.ts";
+import { checkTrainingMemory } from "../config/estimate.ts";
+import { configHash } from "../config/hash.ts";
+import { loadConfig } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import type { ImageSet } from "../data/image_set.ts";
+import { datasetFiles, loadTrainVal } from "../data/splits.ts";
+import { CheckpointError, ConfigError, UsageError } from "../errors.ts";
+import { timmArgs } from "../model/timm_args.ts";
+import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
+import { Trainer } from "../train/trainer.ts";
+import { writeFileAtomic } from "./atomic.ts";
+import { collectEnv, type RunEnv } from "./env.ts";
+import type { ExperimentEvents, ExperimentOptions, ResumeOptions } from "./experiment.ts";
+import { MetricsWriter, readMetrics } from "./metrics.ts";
+import { firstDifference, RESUMABLE_KEYS, trajectoryHash } from "./resume_rules.ts";
+import { createRunDir, RUN_FILES } from "./run_dir.ts";
+import { loadState, type TrainingState } from "./state.ts";
+import { readSummary, type RunSummary, writeSummary } from "./summary.ts";
+
+/** Backend, data, model and trainer of a run: what both a new run and a resume need. */
+export interface TrainingParts {
+  config: Config;
+  backend: BackendInfo;
+  train: ImageSet;
+  val: ImageSet;
+  model: VisionTransformer;
+  trainer: Trainer;
+  /** Frees the model and the trainer. */
+  dispose(): void;
+}
+
+/** A run directory open for training, and where its training stands. */
+export interface RunSession extends TrainingParts {
+  runDir: string;
+  summary: RunSummary;
+  metrics: MetricsWriter;
+  /** Where training stands; updated as it goes. A new run starts at epoch 0, step 0. */
+  state: TrainingState;
+  /** Where this session started: one-based epoch and step; null for a new run. */
+  resumedAt: { epoch: number; step: number } | null;
+  options: ExperimentOptions | ResumeOptions;
+  /** config.yaml's text, stored in every checkpoint. */
+  configText: string;
+  configHash: string;
+}
+
+/**
+ * Initialises the backend and builds data, model and trainer; checks memory first.
+ * @param config the resolved config
+ * @param events where warnings go
+ * @param compareWith a run directory whose env.json is compared with this machine's
+ * @returns the parts, to be disposed by the caller
+ */
+export async function prepareTraining(
+  config: Config,
+  events: ExperimentEvents | undefined,
+  compareWith: string | undefined,
+): Promise<TrainingParts> {
+  const backend = await initBackend(config.run.backend);
+  checkTrainingMemory(config, backend.name);
+  if (compareWith !== undefined) _compareEnv(compareWith, backend, events);
+  const { train, val } = loadTrainVal(config);
+  const model = new VisionTransformer(vitShapeFromConfig(config), config.train.seed);
+  const trainer = new Trainer(config, model, train);
+  return {
+    config,
+    backend,
+    train,
+    val,
+    model,
+    trainer,
+    dispose() {
+      trainer.dispose();
+      model.dispose();
+    },
+  };
+}
+
+/**
+ * Creates the run directory of a new run and writes config.yaml, env.json and summary.json.
+ * @param parts the prepared training
+ * @param options where runs go, the command, what this reruns
+ * @param started when the run began
+ * @returns the session, at epoch 0, step 0
+ */
+export function openNewRun(parts: TrainingParts, options: ExperimentOptions, started: Date): RunSession {
+  const { config, backend, model } = parts;
+  const hash = configHash(config);
+  const name = config.run.name ?? "run";
+  const runDir = createRunDir(options.runsDir, name, hash, started);
+  writeConfigYaml(runDir, config);
+  const env = collectEnv({
+    backend,
+    command: options.command ?? [],
+    seed: config.train.seed,
+    configHash: hash,
+    datasetFiles: datasetFiles(config),
+  });
+  writeFileAtomic(join(runDir, RUN_FILES.env), JSON.stringify(env, null, 2) + "\n");
+  const summary = _newSummary(parts, runDir, name, hash, started, options.rerunOf ?? null);
+  writeSummary(join(runDir, RUN_FILES.summary), summary);
+  const state: TrainingState = {
+    completedEpochs: 0,
+    progress: null,
+    best: null,
+    lastRow: null,
+    trajectoryHash: trajectoryHash(config),
+    wallSeconds: 0,
+  };
+  const metrics = new MetricsWriter(join(runDir, RUN_FILES.metrics), [], parts.trainer.ema !== null);
+  const configText = configToYaml(config);
+  return { ...parts, runDir, summary, metrics, state, resumedAt: null, options, configText, configHash: hash };
+}
+
+function _newSummary(
+  { config, backend, model }: TrainingParts,
+  runDir: string,
+  name: string,
+  hash: string,
+  started: Date,
+  rerunOf: string | null,
+): RunSummary {
+  return {
+    status: "running",
+    name,
+    run_dir: runDir,
+    config_hash: hash,
+    param_count: model.paramCount(),
+    backend: backend.name,
+    device: backend.device,
+    epochs: config.train.epochs,
+    epochs_completed: 0,
+    steps: 0,
+    best_epoch: null,
+    best_val_acc: null,
+    best_val_loss: null,
+    final: null,
+    wall_seconds: 0,
+    started_at: started.toISOString(),
+    ended_at: null,
+    tags: config.run.tags,
+    error: null,
+    rerun_of: rerunOf,
+    timm: timmArgs(config),
+    resumes: [],
+  };
+}
+
+/** A run directory's recorded config, the config to resume it with, and its summary. */
+export interface Resumable {
+  runDir: string;
+  /** config.yaml as the run last ran. */
+  recorded: Config;
+  /** The recorded config with the resume's overrides. */
+  config: Config;
+  summary: RunSummary;
+}
+
+/**
+ * Checks that a run directory can be resumed with these overrides, before any backend starts.
+ * @param runDir the run directory
+ * @param overrides `key=value` strings; only {@linkcode RESUMABLE_KEYS} may change
+ * @returns what the resume works from
+ * @throws {UsageError} when runDir is not a run
+ * @throws {ConfigError} when an override would change the trajectory
+ * @throws {CheckpointError} when the state or the summary is missing or unreadable
+ */
+export function readResumable(runDir: string, overrides: string[]): Resumable {
+  const configPath = join(runDir, RUN_FILES.config);
+  if (!existsSync(configPath)) throw new UsageError(`${runDir}: not a run directory (no ${RUN_FILES.config})`);
+  const recorded = loadConfig(configPath);
+  const config = loadConfig(configPath, { overrides });
+  if (trajectoryHash(config) !== trajectoryHash(recorded)) {
+    throw new ConfigError(
+      `--resume ${runDir}: only ${RESUMABLE_KEYS.join(", ")} may change when resuming (${
+        firstDifference(recorded, config)
+      }); start a new run instead`,
+    );
+  }
+  const statePath = join(runDir, RUN_FILES.state);
+  if (!existsSync(statePath)) {
+    throw new CheckpointError(
+      `${statePath}: no training state (the run stopped before its first checkpoint); start it again with --rerun ${runDir}`,
+    );
+  }
+  const summaryPath = join(runDir, RUN_FILES.summary);
+  try {
+    return { runDir, recorded, config, summary: readSummary(summaryPath) };
+  } catch {
+    throw new CheckpointError(`${summaryPath}: missing or not valid JSON`);
+  }
+}
+
+/**
+ * Restores the state into the prepared model and optimizer and reopens the run's files: metrics
+ * rows up to the state are kept, config.yaml is rewritten when the resume changed a key, and the
+ * summary records the resume.
+ * @param r what {@linkcode readResumable} returned
+ * @param parts training prepared with `r.config`
+ * @param options the command, events
+ * @returns the session, where the state left off
+ * @throws {CheckpointError} when the state belongs to another config
+ * @throws {UsageError} when nothing is left to train
+ */
+export function openResumedRun(r: Resumable, parts: TrainingParts, options: ResumeOptions): RunSession {
+  const { runDir, config, recorded } = r;
+  const statePath = join(runDir, RUN_FILES.state);
+  const state = loadState(statePath, parts.model, parts.trainer.optimizer, parts.trainer.ema);
+  if (state.trajectoryHash !== trajectoryHash(recorded)) {
+    throw new CheckpointError(
+      `${statePath}: written by another config than ${join(runDir, RUN_FILES.config)} (was config.yaml edited?)`,
+    );
+  }
+  if (state.completedEpochs >= config.train.epochs && state.progress === null) {
+    throw new UsageError(
+      `${runDir}: already trained ${state.completedEpochs} of ${config.train.epochs} epochs; ask for more with --set train.epochs=N`,
+    );
+  }
+  const metrics = _reopenMetrics(runDir, state, parts.trainer.ema !== null, options.events);
+  // config.yaml always holds the config the run last ran with.
+  if (firstDifference(recorded, config) !== null) writeConfigYaml(runDir, config);
+  const resumedAt = { epoch: state.completedEpochs + 1, step: state.progress?.step ?? 0 };
+  const summary: RunSummary = {
+    ...r.summary,
+    status: "running",
+    epochs: config.train.epochs,
+    backend: parts.backend.name,
+    device: parts.backend.device,
+    error: null,
+    ended_at: null,
+    // Runs from before this field gain it on resume.
+    timm: timmArgs(config),
+    resumes: [...(r.summary.resumes ?? []), {
+      at: new Date().toISOString(),
+      ...resumedAt,
+      command: options.command ?? [],
+    }],
+  };
+  writeSummary(join(runDir, RUN_FILES.summary), summary);
+  const configText = configToYaml(config);
+  return { ...parts, runDir, summary, metrics, state, resumedAt, options, configText, configHash: configHash(config) };
+}
+
+/**
+ * metrics.csv keeps every row up to the state; rows past it (checkpoint_every > 1) are trained
+ * again and written again, identically on cpu and wasm.
+ */
+function _reopenMetrics(
+  runDir: string,
+  state: TrainingState,
+  ema: boolean,
+  events: ExperimentEvents | undefined,
+): MetricsWriter {
+  const path = join(runDir, RUN_FILES.metrics);
+  const rows = existsSync(path) ? readMetrics(path) : [];
+  const kept = rows.filter((r) => r.epoch <= state.completedEpochs);
+  if (kept.length < state.completedEpochs && state.lastRow && state.lastRow.epoch === kept.length + 1) {
+    kept.push(state.lastRow);
+  }
+  if (rows.length > kept.length && rows.length > state.completedEpochs) {
+    events?.onWarning?.(
+      `metrics.csv rows after epoch ${state.completedEpochs} (the last checkpoint) will be trained and written again`,
+    );
+  }
+  return new MetricsWriter(path, kept, ema);
+}
+
+/**
+ * Writes a run's config.yaml atomically.
+ * @param runDir the run directory
+ * @param config the resolved config
+ */
+export function writeConfigYaml(runDir: string, config: Config): void {
+  writeFileAtomic(
+    join(runDir, RUN_FILES.config),
+    configToYaml(config, [`Resolved config of run ${runDir}`, `Rerun: deno task exp --rerun ${runDir}`]),
+  );
+}
+
+function _compareEnv(runDir: string, backend: BackendInfo, events?: ExperimentEvents): void {
+  let recorded: RunEnv;
+  try {
+    recorded = JSON.parse(readFileSync(join(runDir, RUN_FILES.env), "utf8"));
+  } catch {
+    events?.onWarning?.(`${join(runDir, RUN_FILES.env)} is missing or unreadable: cannot compare environments`);
+    return;
+  }
+  const now = collectEnv({ backend, command: [], seed: 0, configHash: "", datasetFiles: [] });
+  const diffs = (["vitlab_version", "deno", "tfjs", "backend", "device"] as const)
+    .filter((k) => recorded[k] !== now[k])
+    .map((k) => `${k} ${recorded[k]} → ${now[k]}`);
+  if (diffs.length) {
+    events?.onWarning?.(`environment differs from ${runDir}: ${diffs.join("; ")}; results may not match bit for bit`);
+  }
+}
