@@ -2,6 +2,8 @@
 import { initBackend } from "../lib/backend/backend.ts";
 import { configFromObject } from "../lib/config/load.ts";
 import type { Config } from "../lib/config/schema.ts";
+import { Rng } from "../lib/random.ts";
+import { join } from "node:path";
 
 /** Initialises the wasm backend (fast and bit-reproducible) once per test file. */
 export async function useWasm(): Promise<void> {
@@ -101,4 +103,31 @@ export function concatBytes(parts: Uint8Array[]): Uint8Array {
     off += p.length;
   }
   return out;
+}
+
+/**
+ * Writes a small CIFAR-10 in the official binary layout: 1 label byte + 3072 planar RGB bytes.
+ * @param root folder to write `cifar-10-batches-bin/` into
+ * @param perBatch records in each of the five training batches and the test batch
+ * @returns root, for `data.path`
+ */
+export function writeCifar10(root: string, perBatch: number): string {
+  const dir = join(root, "cifar-10-batches-bin");
+  Deno.mkdirSync(dir, { recursive: true });
+  const rng = Rng.fromSeed(3, "cifar-test");
+  const batch = (n: number) => {
+    const out = new Uint8Array(n * 3073);
+    for (let i = 0; i < n; i++) {
+      const label = i % 10;
+      out[i * 3073] = label;
+      // A class-dependent colour plus noise: learnable, so the run is not pure noise.
+      for (let p = 0; p < 3072; p++) {
+        out[i * 3073 + 1 + p] = Math.min(255, label * 20 + Math.floor(p / 1024) * 30 + rng.int(40));
+      }
+    }
+    return out;
+  };
+  for (let b = 1; b <= 5; b++) Deno.writeFileSync(join(dir, `data_batch_${b}.bin`), batch(perBatch));
+  Deno.writeFileSync(join(dir, "test_batch.bin"), batch(perBatch));
+  return root;
 }

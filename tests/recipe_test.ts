@@ -11,32 +11,9 @@ import { loadTrainVal } from "../lib/data/splits.ts";
 import { InterruptedError } from "../lib/errors.ts";
 import { resumeExperiment, runExperiment } from "../lib/runs/experiment.ts";
 import { readMetrics } from "../lib/runs/metrics.ts";
-import { Rng } from "../lib/random.ts";
-import { tempDir, useWasm } from "./_helpers.ts";
+import { tempDir, useWasm, writeCifar10 } from "./_helpers.ts";
 
 await useWasm();
-
-/** Writes a small CIFAR-10 in the official binary layout: 1 label byte + 3072 planar RGB bytes. */
-function writeCifar10(root: string, perBatch: number): string {
-  const dir = join(root, "cifar-10-batches-bin");
-  Deno.mkdirSync(dir, { recursive: true });
-  const rng = Rng.fromSeed(3, "cifar-test");
-  const batch = (n: number) => {
-    const out = new Uint8Array(n * 3073);
-    for (let i = 0; i < n; i++) {
-      const label = i % 10;
-      out[i * 3073] = label;
-      // A class-dependent colour plus noise: learnable, so the run is not pure noise.
-      for (let p = 0; p < 3072; p++) {
-        out[i * 3073 + 1 + p] = Math.min(255, label * 20 + Math.floor(p / 1024) * 30 + rng.int(40));
-      }
-    }
-    return out;
-  };
-  for (let b = 1; b <= 5; b++) Deno.writeFileSync(join(dir, `data_batch_${b}.bin`), batch(perBatch));
-  Deno.writeFileSync(join(dir, "test_batch.bin"), batch(perBatch));
-  return root;
-}
 
 function recipe(path: string, extra: Record<string, unknown> = {}) {
   return configFromObject({
