@@ -319,13 +319,17 @@ Deno.test("augment: Beta samples and option checks", () => {
     assert.ok(Math.abs(sum / 2000 - 0.5) < 0.03, `Beta(${alpha}) mean ${sum / 2000}`);
   }
   assert.deepEqual(resolveAugmentOptions({}), { ...AUGMENT_DEFAULTS });
+  // The checks are the config schema's, under the config's key names.
   const bad: [Partial<AugmentOptions>, RegExp][] = [
-    [{ hflip: 1.5 }, /^data\.augment\.hflip: expected a probability in \[0, 1\], got 1\.5$/],
-    [{ crop_padding: -1 }, /data\.augment\.crop_padding: expected an integer ≥ 0/],
-    [{ randaugment_m: 11 }, /data\.augment\.randaugment_m: expected a magnitude in \[0, 10\]/],
-    [{ erase_mode: "zeros" as "const" }, /data\.augment\.erase_mode: expected const, rand or pixel, got "zeros"/],
-    [{ erase_count: 0 }, /data\.augment\.erase_count/],
-    [{ mixup_off_epoch: 1.5 }, /data\.augment\.mixup_off_epoch/],
+    [{ hflip: 1.5 }, /^<object>: augment\.hflip: expected a number ≥ 0 and ≤ 1, got 1\.5$/],
+    [{ crop_padding: -1 }, /^<object>: augment\.crop_padding: expected an integer ≥ 0/],
+    [{ randaugment_m: 11 }, /^<object>: augment\.randaugment_m: expected a number ≥ 0 and ≤ 10, got 11$/],
+    [
+      { erase_mode: "zeros" as "const" },
+      /^<object>: augment\.erase_mode: expected one of const, rand, pixel, got 'zeros'/,
+    ],
+    [{ erase_count: 0 }, /^<object>: augment\.erase_count: expected an integer ≥ 1/],
+    [{ mixup_off_epoch: 1.5 }, /^<object>: augment\.mixup_off_epoch: expected an integer ≥ 0/],
   ];
   for (const [opts, pattern] of bad) {
     assert.throws(

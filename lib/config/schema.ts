@@ -388,7 +388,9 @@ export const SCHEMA: { [S in Section]: { [K in keyof Config[S]]: FieldSpec } } =
       kind: "float",
       default: 9,
       min: 0,
-      max: 30,
+      // timm clips magnitudes to 10 unless its magnitude_max is raised, which vitlab does not offer;
+      // RandAugment clips its noisy magnitudes to this same top.
+      max: 10,
       doc: "RandAugment magnitude on timm's 0–10 scale (DeiT: 9).",
     },
     randaugment_mstd: {

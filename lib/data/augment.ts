@@ -20,33 +20,30 @@
  * All randomness comes from the `Rng` passed in, drawn in a fixed order, so the same generator
  * state and inputs give the same bytes.
  */
-import { ConfigError } from "../errors.ts";
-import type { Config } from "../config/schema.ts";
+import { configFromObject } from "../config/load.ts";
+import { type Config, defaultConfig } from "../config/schema.ts";
 import type { Rng } from "../random.ts";
 import { randAugment } from "./randaugment.ts";
 
 /**
  * Augmentation settings: the config's `augment` section, whose schema (lib/config/schema.ts)
- * documents each key and its default.
+ * documents each key, its default and its range.
  */
 export type AugmentOptions = Config["augment"];
 
-/** Defaults: every augmentation off; the magnitudes are DeiT's, used only once switched on. */
-export const AUGMENT_DEFAULTS: Readonly<AugmentOptions> = Object.freeze({
-  crop_padding: 0,
-  hflip: 0,
-  randaugment_n: 0,
-  randaugment_m: 9,
-  randaugment_mstd: 0.5,
-  mixup_alpha: 0,
-  cutmix_alpha: 0,
-  mix_prob: 1,
-  mix_switch_prob: 0.5,
-  mixup_off_epoch: 0,
-  erase_prob: 0,
-  erase_mode: "pixel",
-  erase_count: 1,
-});
+/**
+ * The schema's defaults of the `augment` section (every augmentation off; the magnitudes are
+ * DeiT's, used only once switched on). Read from lib/config/schema.ts, not restated, so that an
+ * option left out here means what a key left out of a config file means.
+ *
+ * @example
+ * ```ts
+ * import { AUGMENT_DEFAULTS } from "./augment.ts";
+ * import { SCHEMA } from "../config/schema.ts";
+ * if (AUGMENT_DEFAULTS.randaugment_m !== SCHEMA.augment.randaugment_m.default) throw new Error("two defaults");
+ * ```
+ */
+export const AUGMENT_DEFAULTS: Readonly<AugmentOptions> = Object.freeze(defaultConfig().augment);
 
 /** Batch geometry: B images of H×W×C. */
 export interface BatchShape {
@@ -68,40 +65,41 @@ const ERASE_MAX_AREA = 1 / 3;
 const ERASE_MIN_ASPECT = 0.3;
 
 /**
- * Fills in defaults and checks ranges.
- * @param opts some options (e.g. the config's `data.augment`)
+ * Checks augmentation options as a config's `augment` section is checked and fills in the
+ * schema's defaults: for callers that build options in code rather than load a config. The
+ * augmenters themselves check nothing, since a loaded config has been checked already.
+ * @param opts some options
  * @returns every option
- * @throws {ConfigError} naming `data.augment.<key>` when a value is out of range
+ * @throws {ConfigError} naming `augment.<key>` and the schema's range when a value is out of it
+ *
+ * @example
+ * ```ts
+ * import { resolveAugmentOptions } from "./augment.ts";
+ * if (resolveAugmentOptions({ hflip: 0.5 }).erase_count !== 1) throw new Error("not the schema's default");
+ * try {
+ *   resolveAugmentOptions({ randaugment_m: 15 });
+ *   throw new Error("accepted");
+ * } catch (err) {
+ *   if (!String(err).includes("augment.randaugment_m")) throw err;
+ * }
+ * ```
  */
 export function resolveAugmentOptions(opts: Partial<AugmentOptions> = {}): AugmentOptions {
-  const o: AugmentOptions = { ...AUGMENT_DEFAULTS, ...opts };
-  const bad = (key: keyof AugmentOptions, expected: string) => {
-    throw new ConfigError(`data.augment.${key}: expected ${expected}, got ${JSON.stringify(o[key])}`);
-  };
-  const isInt = (v: number) => Number.isInteger(v) && v >= 0;
-  const isProb = (v: number) => typeof v === "number" && v >= 0 && v <= 1;
-  if (!isInt(o.crop_padding)) bad("crop_padding", "an integer ≥ 0");
-  if (!isProb(o.hflip)) bad("hflip", "a probability in [0, 1]");
-  if (!isInt(o.randaugment_n)) bad("randaugment_n", "an integer ≥ 0");
-  if (!(o.randaugment_m >= 0 && o.randaugment_m <= 10)) bad("randaugment_m", "a magnitude in [0, 10]");
-  if (!(o.randaugment_mstd >= 0)) bad("randaugment_mstd", "a number ≥ 0");
-  if (!(o.mixup_alpha >= 0 && Number.isFinite(o.mixup_alpha))) bad("mixup_alpha", "a number ≥ 0");
-  if (!(o.cutmix_alpha >= 0 && Number.isFinite(o.cutmix_alpha))) bad("cutmix_alpha", "a number ≥ 0");
-  if (!isProb(o.mix_prob)) bad("mix_prob", "a probability in [0, 1]");
-  if (!isProb(o.mix_switch_prob)) bad("mix_switch_prob", "a probability in [0, 1]");
-  if (!isInt(o.mixup_off_epoch)) bad("mixup_off_epoch", "an integer ≥ 0");
-  if (!isProb(o.erase_prob)) bad("erase_prob", "a probability in [0, 1]");
-  if (!["const", "rand", "pixel"].includes(o.erase_mode)) bad("erase_mode", "const, rand or pixel");
-  if (!(Number.isInteger(o.erase_count) && o.erase_count >= 1)) bad("erase_count", "an integer ≥ 1");
-  return o;
+  return configFromObject({ augment: opts }).augment;
 }
 
 /**
- * @param opts augmentation options
+ * @param opts checked augmentation options (a config's `augment` section); keys left out take the schema's defaults
  * @returns whether any augmentation is switched on
+ *
+ * @example
+ * ```ts
+ * import { augmentEnabled } from "./augment.ts";
+ * if (augmentEnabled({}) || !augmentEnabled({ hflip: 0.5 })) throw new Error("wrong switch");
+ * ```
  */
 export function augmentEnabled(opts: Partial<AugmentOptions> = {}): boolean {
-  const o = { ...AUGMENT_DEFAULTS, ...opts };
+  const o: AugmentOptions = { ...AUGMENT_DEFAULTS, ...opts };
   return o.crop_padding > 0 || o.hflip > 0 || o.randaugment_n > 0 || o.mixup_alpha > 0 || o.cutmix_alpha > 0 ||
     o.erase_prob > 0;
 }
@@ -112,7 +110,9 @@ export function augmentEnabled(opts: Partial<AugmentOptions> = {}): boolean {
  * @param labels integer labels [B]
  * @param numClasses K, the width of the targets
  * @param shape B, H, W, C
- * @param opts augmentation options (missing ones are off)
+ * @param opts checked augmentation options: a loaded config's `augment` section, or
+ *   {@linkcode resolveAugmentOptions}'s result; keys left out take the schema's defaults (all off).
+ *   Not checked here: the config loader checked them once, rather than every batch again.
  * @param rng the random stream (derive one per epoch from the seed); it is advanced
  * @param epoch the one-based epoch, for `mixup_off_epoch`
  * @param norm the normalisation `x` went through; default mean 0, std 1 (x already in [0, 1])
@@ -137,7 +137,7 @@ export function augmentBatch(
   epoch: number,
   norm: PixelNorm = { mean: [0], std: [1] },
 ): { x: Float32Array; targets: Float32Array } {
-  const o = resolveAugmentOptions(opts);
+  const o: AugmentOptions = { ...AUGMENT_DEFAULTS, ...opts };
   const { b, h, w, c } = shape;
   const size = h * w * c;
   if (x.length !== b * size) {

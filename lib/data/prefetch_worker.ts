@@ -4,14 +4,15 @@
  *
  * Messages in: `init` (the split, normalisation, augment options), `epoch` (which batches and
  * the augment stream's state), `credit` (the trainer took a batch). Out: one `batch` message a
- * step, its buffers transferred, with the augment stream's state after it (for checkpoints).
+ * step, its buffers transferred, with the augment stream's state after it (for checkpoints), or
+ * one `error` message when building a batch threw; the worker then builds nothing more.
  */
 /// <reference lib="deno.worker" />
 import type { AugmentOptions } from "./augment.ts";
 import { hostBatch, type Normalization } from "./batch.ts";
 import type { ImageSet } from "./image_set.ts";
 import { Rng, type RngState } from "../random.ts";
-import type { PrefetchBatch, PrefetchRequest } from "./prefetch.ts";
+import { type PrefetchBatch, type PrefetchFailure, type PrefetchRequest, workerErrorData } from "./prefetch.ts";
 
 let set: ImageSet | null = null;
 let norm: Normalization | null = null;
@@ -22,7 +23,17 @@ let job:
 let credits = 0;
 
 self.onmessage = (e: MessageEvent<PrefetchRequest>) => {
-  const m = e.data;
+  try {
+    handle(e.data);
+  } catch (err) {
+    // Caught here so Deno prints no "Uncaught (in worker)" trace; the main thread rethrows it.
+    const out: PrefetchFailure = { kind: "error", token: job?.token ?? null, error: workerErrorData(err) };
+    job = null;
+    self.postMessage(out);
+  }
+};
+
+function handle(m: PrefetchRequest): void {
   if (m.kind === "init") {
     ({ set, norm, augment } = m);
     return;
@@ -38,7 +49,13 @@ self.onmessage = (e: MessageEvent<PrefetchRequest>) => {
     const j = job;
     const indices = j.order.subarray(j.step * j.batch, (j.step + 1) * j.batch);
     const b = hostBatch(set!, indices, norm!, j.rng ? { options: augment!, rng: j.rng, epoch: j.epoch + 1 } : null);
-    const out: PrefetchBatch = { token: j.token, step: j.step, ...b, augmentRng: j.rng?.state() ?? null };
+    const out: PrefetchBatch = {
+      kind: "batch",
+      token: j.token,
+      step: j.step,
+      ...b,
+      augmentRng: j.rng?.state() ?? null,
+    };
     self.postMessage(
       out,
       [b.pixels.buffer, b.labels.buffer, ...(b.targets ? [b.targets.buffer] : [])] as ArrayBuffer[],
@@ -46,4 +63,4 @@ self.onmessage = (e: MessageEvent<PrefetchRequest>) => {
     j.step++;
     credits--;
   }
-};
+}

@@ -1,14 +1,29 @@
 /**
  * RandAugment (Cubuk et al. 2020) as timm implements it, on one image held as [0, 255] floats
  * ([H, W, C]): N ops drawn with replacement from timm's "increasing" set, each applied with
- * probability 0.5 at magnitude M (plus Gaussian noise of std `mstd`, clipped to [0, 10]).
+ * probability 0.5 at magnitude M (plus Gaussian noise of std `mstd`), clipped to the range of
+ * `augment.randaugment_m` in the config schema: timm's 0–10 scale.
  * The pixel ops follow PIL's definitions (ImageOps / ImageEnhance) without PIL's rounding to
  * integers; geometric ops use bilinear sampling and fill uncovered pixels with the given value.
  */
+import { type FieldSpec, SCHEMA } from "../config/schema.ts";
 import type { Rng } from "../random.ts";
 
 /** timm's RandAugment applies each chosen op with this probability. */
 const RANDAUGMENT_PROB = 0.5;
+
+/**
+ * timm clips every magnitude, noisy or not, to [0, magnitude_max], which defaults to its
+ * _LEVEL_DENOM (10): past it the op arguments leave their ranges (posterize would keep fewer than
+ * 0 bits). The top is the schema's, so that noise never takes a magnitude beyond what
+ * `augment.randaugment_m` accepts.
+ */
+const MAX_MAGNITUDE = _schemaMax(SCHEMA.augment.randaugment_m);
+
+function _schemaMax(spec: FieldSpec): number {
+  if (spec.kind !== "float" || spec.max === undefined) throw new Error("schema: augment.randaugment_m has no max");
+  return spec.max;
+}
 
 /**
  * RandAugment's ops: timm's "increasing" set (`rand-…-inc1`, as DeiT). Identity is not listed:
@@ -41,9 +56,9 @@ export type RandAugmentOp = typeof RANDAUGMENT_OPS[number];
  * @param h height
  * @param w width
  * @param c channels
- * @param n ops per image
- * @param m magnitude 0–10
- * @param mstd std of the noise added to the magnitude at each op (0: none)
+ * @param n ops per image, as `augment.randaugment_n`
+ * @param m magnitude, as `augment.randaugment_m` (checked by the config loader, not here)
+ * @param mstd std of the noise added to the magnitude at each op (0: none), as `augment.randaugment_mstd`
  * @param rng random stream: per op, the op, whether it applies, then (if it does) the magnitude noise and the sign
  * @param mean per-channel mean of the normalisation (also the fill of geometric ops)
  * @param std per-channel std of the normalisation
@@ -64,7 +79,8 @@ export function randAugment(
   for (let k = 0; k < n; k++) {
     const op = RANDAUGMENT_OPS[rng.int(RANDAUGMENT_OPS.length)]!;
     if (rng.float() >= RANDAUGMENT_PROB) continue;
-    const mag = mstd > 0 ? Math.min(10, Math.max(0, m + mstd * rng.normal())) : m;
+    const noisy = mstd > 0 ? m + mstd * rng.normal() : m;
+    const mag = Math.min(MAX_MAGNITUDE, Math.max(0, noisy));
     const sign = rng.float() < 0.5 ? 1 : -1;
     // Pixel space only once an op applies: untouched images keep their exact bytes.
     raw ??= _toRaw(img, c, mean, std);

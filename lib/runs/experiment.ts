@@ -16,7 +16,6 @@ import type { EpochProgress, EpochTrainResult, StepEvent } from "../train/traine
 import { saveCheckpoint } from "./checkpoint.ts";
 import type { MetricsRow } from "./metrics.ts";
 import { openNewRun, openResumedRun, prepareTraining, readResumable, type RunSession } from "./open_run.ts";
-import { RESUMABLE_KEYS } from "./resume_rules.ts";
 import { RUN_FILES } from "./run_dir.ts";
 import { saveState, type TrainingState } from "./state.ts";
 import { type RunSummary, writeSummary } from "./summary.ts";

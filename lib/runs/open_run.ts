@@ -93,7 +93,7 @@ export async function prepareTraining(
  * @returns the session, at epoch 0, step 0
  */
 export function openNewRun(parts: TrainingParts, options: ExperimentOptions, started: Date): RunSession {
-  const { config, backend, model } = parts;
+  const { config, backend } = parts;
   const hash = configHash(config);
   const name = config.run.name ?? "run";
   const runDir = createRunDir(options.runsDir, name, hash, started);
