@@ -196,7 +196,7 @@ Deno.test("augment config CLI: randaugment_m at the schema's top trains an epoch
     assert.equal(rows.length, 2, "a header and one epoch");
     const cols = rows[0]!.split(",");
     const row = rows[1]!.split(",");
-    assert.ok(Number.isFinite(Number(row[cols.indexOf("train_loss")])), rows[1]);
+    assert.ok(Number.isFinite(Number(row[cols.indexOf("train_loss")])), rows[1]!);
     assert.doesNotMatch(ok.stderr, /Uncaught|^\s+at /m);
 
     const fresh = `${dir}/fresh-runs`;
