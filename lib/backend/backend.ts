@@ -8,6 +8,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import { cpus } from "node:os";
 import { BackendError } from "../errors.ts";
 import type { BackendName } from "../config/schema.ts";
+// Every backend trains: the gradient functions are registered with the backends, not with
+// whichever model module happens to be imported first.
+import "./gradients.ts";
 import { BlasMissingError, openBlas, OPENBLAS_INSTALL, useBlasMatMul } from "./blas.ts";
 import { initNodeBackend } from "./node_backend.ts";
 import { registerWasmKernels } from "./wasm_kernels.ts";
