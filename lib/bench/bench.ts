@@ -113,7 +113,7 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
 /** Times what the training loop does before the model runs: batch gather, normalise, augment, tensors. */
 function _timeDataPipeline(config: Config, set: ImageSet, batches: number): number[] {
   const batch = config.train.batch_size;
-  const norm = { mean: config.data.mean!, std: config.data.std! };
+  const norm = { mean: config.data.mean, std: config.data.std };
   const rng = Rng.fromSeed(config.train.seed, "bench-data");
   const augment = augmentEnabled(config.augment);
   const times: number[] = [];
@@ -159,12 +159,12 @@ export async function matmulPeak(
 }
 
 function _randomSet(config: Config, count: number): ImageSet {
-  const s = config.data.image_size!;
-  const c = config.data.channels!;
+  const s = config.data.image_size;
+  const c = config.data.channels;
   const rng = Rng.fromSeed(config.train.seed, "bench");
   const images = new Uint8Array(count * s * s * c);
   for (let i = 0; i < images.length; i++) images[i] = rng.int(256);
-  const labels = Int32Array.from({ length: count }, () => rng.int(config.data.num_classes!));
+  const labels = Int32Array.from({ length: count }, () => rng.int(config.data.num_classes));
   const sourceIndex = Int32Array.from({ length: count }, (_, i) => i);
-  return { images, labels, sourceIndex, count, height: s, width: s, channels: c, numClasses: config.data.num_classes! };
+  return { images, labels, sourceIndex, count, height: s, width: s, channels: c, numClasses: config.data.num_classes };
 }

@@ -48,9 +48,9 @@ async function _runPytorch(
   const m = config.model;
   const args = [
     script,
-    ...["--image", config.data.image_size!, "--channels", config.data.channels!, "--patch", m.patch_size],
+    ...["--image", config.data.image_size, "--channels", config.data.channels, "--patch", m.patch_size],
     ...["--d-model", m.d_model, "--depth", m.depth, "--heads", m.heads, "--mlp-ratio", m.mlp_ratio],
-    ...["--classes", config.data.num_classes!, "--batch", config.train.batch_size],
+    ...["--classes", config.data.num_classes, "--batch", config.train.batch_size],
     ...["--steps", o.steps, "--warmup", o.warmup, "--threads", o.threads],
   ].map(String);
   let out: Deno.CommandOutput;

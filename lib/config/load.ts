@@ -8,7 +8,15 @@ import { basename, dirname, extname, resolve } from "node:path";
 import { isMap, LineCounter, parse as parseYaml, parseDocument } from "yaml";
 import { ConfigError, fileErrorReason, firstLine } from "../errors.ts";
 import { DATASET_INFO } from "./dataset_info.ts";
-import { type Config, defaultConfig, type FieldSpec, SCHEMA, type Section } from "./schema.ts";
+import {
+  type Config,
+  type ConfigInput,
+  defaultConfig,
+  type FieldSpec,
+  SCHEMA,
+  type Section,
+  VARIANTS,
+} from "./schema.ts";
 
 type Raw = Record<string, Record<string, unknown>>;
 
@@ -101,10 +109,37 @@ export function resolveConfig(layers: Layer[]): Config {
       for (const [key, value] of Object.entries(values)) config[section]![key] = value;
     }
   }
-  const resolved = config as unknown as Config;
-  _fillDatasetDefaults(resolved);
+  const input = config as unknown as ConfigInput;
+  _applyVariant(input, layers);
+  const resolved = _fillDatasetDefaults(input);
   _checkCrossField(resolved, layers);
   return resolved;
+}
+
+/**
+ * Replaces `model.variant` by the keys it stands for. A key that any layer sets itself wins over
+ * the variant, as timm's `create_model` keyword arguments win over the name's defaults.
+ */
+function _applyVariant(config: ConfigInput, layers: Layer[]): void {
+  const text = config.model.variant;
+  delete (config.model as { variant?: unknown }).variant;
+  if (text === null) return;
+  const m = /^(mu|ti|s|b)(?:\/(\d+))?$/i.exec(text.trim());
+  if (!m) {
+    const where = [...layers].reverse().find((l) => l.values.model && "variant" in l.values.model);
+    const at = where?.where.get("model.variant") ?? where?.source ?? "defaults";
+    throw new ConfigError(
+      `${at}: model.variant: expected one of ${
+        Object.keys(VARIANTS).join(", ")
+      }, optionally with /PATCH (e.g. ti/4), got '${text}'`,
+    );
+  }
+  const values: Record<string, number> = { ...VARIANTS[m[1]!.toLowerCase()]! };
+  if (m[2] !== undefined) values.patch_size = Number(m[2]);
+  const model = config.model as unknown as Record<string, unknown>;
+  for (const [key, value] of Object.entries(values)) {
+    if (!layers.some((l) => l.values.model && key in l.values.model)) model[key] = value;
+  }
 }
 
 function _readFileLayers(path: string, chain: string[]): Layer[] {
@@ -275,14 +310,16 @@ function _describe(spec: FieldSpec): string {
   }
 }
 
-function _fillDatasetDefaults(config: Config): void {
+function _fillDatasetDefaults(config: ConfigInput): Config {
   const info = DATASET_INFO[config.data.dataset];
   const d = config.data;
   d.image_size ??= info.image_size;
-  d.channels ??= info.channels;
+  const channels = d.channels ??= info.channels;
   d.num_classes ??= info.num_classes;
-  d.mean ??= Array.from({ length: d.channels }, (_, i) => info.mean[i % info.mean.length]!);
-  d.std ??= Array.from({ length: d.channels }, (_, i) => info.std[i % info.std.length]!);
+  d.mean ??= Array.from({ length: channels }, (_, i) => info.mean[i % info.mean.length]!);
+  d.std ??= Array.from({ length: channels }, (_, i) => info.std[i % info.std.length]!);
+  // Every field the resolved type promises is now set; the object keeps its key order.
+  return config as Config;
 }
 
 function _checkCrossField(c: Config, layers: Layer[]): void {
@@ -299,7 +336,7 @@ function _checkCrossField(c: Config, layers: Layer[]): void {
     throw new ConfigError(`${at(path)}: ${message}`);
   };
   const info = DATASET_INFO[c.data.dataset];
-  const size = c.data.image_size!;
+  const size = c.data.image_size;
   if (!info.resizable && size !== info.image_size) {
     fail(
       "data.image_size",
@@ -335,10 +372,10 @@ function _checkCrossField(c: Config, layers: Layer[]): void {
     fail("model.heads", `model.heads: d_model (${c.model.d_model}) must be divisible by heads (${c.model.heads})`);
   }
   for (const key of ["mean", "std"] as const) {
-    if (c.data[key]!.length !== c.data.channels) {
+    if (c.data[key].length !== c.data.channels) {
       fail(
         `data.${key}`,
-        `data.${key}: expected ${c.data.channels} value(s), one per channel, got ${c.data[key]!.length}`,
+        `data.${key}: expected ${c.data.channels} value(s), one per channel, got ${c.data[key].length}`,
       );
     }
   }

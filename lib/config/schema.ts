@@ -14,9 +14,14 @@ export const DATASETS = ["mnist", "fashion-mnist", "cifar10", "cifar100", "idx",
 /** A dataset name. */
 export type DatasetName = typeof DATASETS[number];
 
-/** The fully resolved config of one experiment. */
-export interface Config {
+/**
+ * A config as files and overrides may give it: every key, with the dataset's fields nullable
+ * (null takes the dataset's value).
+ */
+export interface ConfigInput {
   model: {
+    /** A named size (`mu`, `ti`, `s`, `b`, optionally `/P` for the patch), or null. */
+    variant: string | null;
     patch_size: number;
     d_model: number;
     depth: number;
@@ -82,8 +87,27 @@ export interface Config {
   };
 }
 
+/** The dataset fields that resolving fills in from the dataset. */
+export type DatasetFilled = "image_size" | "channels" | "num_classes" | "mean" | "std";
+
+/**
+ * The fully resolved config of one experiment: the dataset's fields are filled in, and a
+ * `model.variant` has become the concrete keys it stands for (so config.yaml, hashes and
+ * comparisons see the sizes themselves).
+ */
+export type Config = Omit<ConfigInput, "data" | "model"> & {
+  model: Omit<ConfigInput["model"], "variant">;
+  data: Omit<ConfigInput["data"], DatasetFilled> & {
+    image_size: number;
+    channels: number;
+    num_classes: number;
+    mean: number[];
+    std: number[];
+  };
+};
+
 /** A config section name. */
-export type Section = keyof Config;
+export type Section = keyof ConfigInput;
 
 /** How one key is typed and checked. */
 export type FieldSpec =
@@ -99,8 +123,15 @@ export type FieldSpec =
   );
 
 /** Every key of every section. Comments say why the default is what it is. */
-export const SCHEMA: { [S in Section]: { [K in keyof Config[S]]: FieldSpec } } = {
+export const SCHEMA: { [S in Section]: { [K in keyof ConfigInput[S]]: FieldSpec } } = {
   model: {
+    variant: {
+      kind: "string",
+      default: null,
+      nullable: true,
+      doc:
+        "A named size as timm and big_vision have them, filling d_model, depth, heads and mlp_ratio (mu: 32, 1, 2, 4; ti: 192, 12, 3, 4; s: 384, 12, 6, 4; b: 768, 12, 12, 4); `ti/4` also sets patch_size. Keys set beside it win; null uses the keys alone.",
+    },
     patch_size: {
       kind: "int",
       default: 7,
@@ -494,8 +525,18 @@ export const SCHEMA: { [S in Section]: { [K in keyof Config[S]]: FieldSpec } } =
   },
 };
 
+/** The sizes `model.variant` names: timm's ViT-Ti/S/B and big_vision's "mu" for quick tests. */
+export const VARIANTS: Readonly<
+  Record<string, Readonly<Pick<ConfigInput["model"], "d_model" | "depth" | "heads" | "mlp_ratio">>>
+> = Object.freeze({
+  mu: { d_model: 32, depth: 1, heads: 2, mlp_ratio: 4 },
+  ti: { d_model: 192, depth: 12, heads: 3, mlp_ratio: 4 },
+  s: { d_model: 384, depth: 12, heads: 6, mlp_ratio: 4 },
+  b: { d_model: 768, depth: 12, heads: 12, mlp_ratio: 4 },
+});
+
 /** @returns a fresh copy of the defaults */
-export function defaultConfig(): Config {
+export function defaultConfig(): ConfigInput {
   const out: Record<string, Record<string, unknown>> = {};
   for (const [section, fields] of Object.entries(SCHEMA)) {
     out[section] = {};
@@ -503,5 +544,5 @@ export function defaultConfig(): Config {
       out[section][key] = structuredClone(spec.default);
     }
   }
-  return out as unknown as Config;
+  return out as unknown as ConfigInput;
 }

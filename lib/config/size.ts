@@ -28,7 +28,6 @@
  *
  * Imports no tfjs and nothing outside lib/config but lib/errors.ts: config stays a leaf.
  */
-import { ConfigError } from "../errors.ts";
 import type { Config } from "./schema.ts";
 
 /**
@@ -53,7 +52,6 @@ export const TRAIN_FLOPS_PER_FORWARD = 3;
  * @param config a resolved config (dataset defaults filled: `data.image_size`, `data.channels`
  *   and `data.num_classes` set)
  * @returns the architecture's size-relevant fields
- * @throws {ConfigError} when one of those `data` keys is still null
  * @example
  * ```ts
  * import { configFromObject } from "./load.ts";
@@ -65,15 +63,10 @@ export const TRAIN_FLOPS_PER_FORWARD = 3;
 export function vitSizeFromConfig(config: Config): VitSize {
   const m = config.model;
   const d = config.data;
-  const need = (key: "image_size" | "channels" | "num_classes"): number => {
-    const v = d[key];
-    if (v === null) throw new ConfigError(`data.${key} is not resolved; load the config with loadConfig first`);
-    return v;
-  };
   return {
-    imageSize: need("image_size"),
-    channels: need("channels"),
-    numClasses: need("num_classes"),
+    imageSize: d.image_size,
+    channels: d.channels,
+    numClasses: d.num_classes,
     patchSize: m.patch_size,
     dModel: m.d_model,
     depth: m.depth,

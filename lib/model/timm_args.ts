@@ -31,10 +31,10 @@ export function timmArgs(config: Config): TimmArgs {
   const m = config.model;
   const hidden = Math.round(m.d_model * m.mlp_ratio);
   return {
-    img_size: config.data.image_size!,
+    img_size: config.data.image_size,
     patch_size: m.patch_size,
-    in_chans: config.data.channels!,
-    num_classes: config.data.num_classes!,
+    in_chans: config.data.channels,
+    num_classes: config.data.num_classes,
     global_pool: m.pool === "mean" ? "avg" : "token",
     embed_dim: m.d_model,
     depth: m.depth,

@@ -37,9 +37,9 @@ export interface VitShape {
 export function vitShapeFromConfig(config: Config): VitShape {
   const m = config.model;
   return {
-    imageSize: config.data.image_size!,
-    channels: config.data.channels!,
-    numClasses: config.data.num_classes!,
+    imageSize: config.data.image_size,
+    channels: config.data.channels,
+    numClasses: config.data.num_classes,
     patchSize: m.patch_size,
     dModel: m.d_model,
     depth: m.depth,

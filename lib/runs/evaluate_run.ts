@@ -60,7 +60,7 @@ export async function evaluateRun(runDir: string, options: EvaluateRunOptions = 
   const model = new VisionTransformer(vitShapeFromConfig(config), config.train.seed);
   try {
     const meta = loadCheckpoint(ckpt, model);
-    const norm = { mean: config.data.mean!, std: config.data.std! };
+    const norm = { mean: config.data.mean, std: config.data.std };
     const r = await evaluate(model, set, norm, options.batchSize ?? config.train.eval_batch_size, {
       ...(options.limit !== undefined ? { limit: options.limit } : {}),
       logits: options.predictions !== undefined,

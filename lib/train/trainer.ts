@@ -103,7 +103,7 @@ export class Trainer {
     this.config = config;
     this.model = model;
     this.train = train;
-    this.norm = { mean: config.data.mean!, std: config.data.std! };
+    this.norm = { mean: config.data.mean, std: config.data.std };
     const t = config.train;
     // drop_last as timm: a short final batch would be noisier and would change the step count.
     this.stepsPerEpoch = Math.max(1, Math.floor(train.count / t.batch_size));
