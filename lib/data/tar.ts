@@ -118,7 +118,7 @@ async function _extract(tar: Extract, dest: string, name: string, pos: Position)
     } finally {
       file?.close();
     }
-    pos.path = undefined;
+    delete pos.path;
     pos.next = entry.offset + 512 + Math.ceil(header.size / 512) * 512;
   }
   return written;
