@@ -33,30 +33,7 @@ export async function exp(configPath: string | undefined, flags: ExpFlags, argv:
     throw new UsageError("exp: give exactly one of a config file, --rerun <run-dir> or --resume <run-dir>");
   }
   const progress = new Progress(flags.quiet ?? false);
-  let epochs = 0;
-  const events: ExperimentEvents = {
-    onStart(info) {
-      say(`backend ${info.backend.name}: ${info.backend.device}\n`);
-      if (info.backend.skipped.length) say(`  passed over: ${info.backend.skipped.join("; ")}\n`);
-      for (const hint of info.backend.hints) say(`  faster: ${hint}\n`);
-      say(
-        `model ${
-          info.paramCount.toLocaleString("en-US")
-        } parameters; train ${info.trainCount}, val ${info.valCount}, ${info.stepsPerEpoch} steps/epoch\n`,
-      );
-      const at = info.resumedAt ? ` (resuming at epoch ${info.resumedAt.epoch}, step ${info.resumedAt.step})` : "";
-      say(`run directory ${info.runDir}${at}\n`);
-    },
-    onStep: (e) => {
-      epochs = e.epochs;
-      progress.step(e);
-    },
-    onEpoch: (row, best) => progress.epoch(row, epochs || row.epoch, best),
-    onWarning: (message) => {
-      progress.clear();
-      say(`warning: ${message}\n`);
-    },
-  };
+  const events = _events(progress);
   const controller = new AbortController();
   const stop = _onSignals(controller, progress);
   let result: ExperimentResult;
@@ -72,7 +49,6 @@ export async function exp(configPath: string | undefined, flags: ExpFlags, argv:
         ...(flags.name !== undefined ? { name: flags.name } : {}),
         ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
       });
-      epochs = config.train.epochs;
       result = await runExperiment(config, {
         runsDir: flags.runsDir,
         command: argv,
@@ -89,6 +65,33 @@ export async function exp(configPath: string | undefined, flags: ExpFlags, argv:
   const acc = summary.best_val_acc === null ? "n/a" : summary.best_val_acc.toFixed(4);
   say(`done in ${summary.wall_seconds.toFixed(1)} s; best val_acc ${acc} at epoch ${summary.best_epoch ?? "n/a"}\n`);
   console.log(runDir);
+}
+
+/** What the user sees while a run goes on: the start lines, the progress bar, warnings. */
+function _events(progress: Progress): ExperimentEvents {
+  let epochs = 0;
+  return {
+    onStart(info) {
+      say(`backend ${info.backend.name}: ${info.backend.device}\n`);
+      if (info.backend.skipped.length) say(`  passed over: ${info.backend.skipped.join("; ")}\n`);
+      for (const hint of info.backend.hints) say(`  faster: ${hint}\n`);
+      const count = info.paramCount.toLocaleString("en-US");
+      say(
+        `model ${count} parameters; train ${info.trainCount}, val ${info.valCount}, ${info.stepsPerEpoch} steps/epoch\n`,
+      );
+      const at = info.resumedAt ? ` (resuming at epoch ${info.resumedAt.epoch}, step ${info.resumedAt.step})` : "";
+      say(`run directory ${info.runDir}${at}\n`);
+    },
+    onStep: (e) => {
+      epochs = e.epochs;
+      progress.step(e);
+    },
+    onEpoch: (row, best) => progress.epoch(row, epochs || row.epoch, best),
+    onWarning: (message) => {
+      progress.clear();
+      say(`warning: ${message}\n`);
+    },
+  };
 }
 
 /**

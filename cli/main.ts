@@ -21,7 +21,19 @@ export function buildProgram(argv: string[]): Command {
     .exitOverride()
     // One line, in the same form as vitlab's own errors.
     .configureOutput({ outputError: (text, write) => write(`vitlab: ${text.trim()} (see --help)\n`) });
+  _expCommand(program, argv);
+  _evalCommand(program);
+  _benchCommand(program);
+  _setupCommand(program);
+  _compareCommand(program);
+  _dataCommand(program);
+  _timmArgsCommand(program);
+  _keysCommand(program);
+  return program;
+}
 
+/** Declares `exp`; its handler (exp.ts) is imported only when the command runs. */
+function _expCommand(program: Command, argv: string[]): void {
   program.command("exp")
     .description("train the ViT a YAML config declares; prints the run directory on stdout")
     .argument("[config]", "YAML config file (or use --rerun / --resume)")
@@ -37,7 +49,10 @@ export function buildProgram(argv: string[]): Command {
       const { exp } = await import("./exp.ts");
       await exp(config, flags, argv);
     });
+}
 
+/** Declares `eval`; its handler (eval.ts) is imported only when the command runs. */
+function _evalCommand(program: Command): void {
   program.command("eval")
     .description("evaluate a run's checkpoint; prints JSON on stdout")
     .argument("<run-dir>", "a run directory")
@@ -52,6 +67,10 @@ export function buildProgram(argv: string[]): Command {
       const { evalRun } = await import("./eval.ts");
       await evalRun(runDir, flags);
     });
+}
+
+/** Declares `bench`; its handler (bench.ts) is imported only when the command runs. */
+function _benchCommand(program: Command): void {
   program.command("bench")
     .description("time training steps on random data; one JSON line per config and backend on stdout")
     .argument("[configs...]", "configs whose models and batch sizes are timed (default configs/vit-small.yaml)")
@@ -67,7 +86,10 @@ export function buildProgram(argv: string[]): Command {
       const { bench } = await import("./bench.ts");
       await bench(configs.length ? configs : ["configs/vit-small.yaml"], flags);
     });
+}
 
+/** Declares `setup`; its handler (setup.ts) is imported only when the command runs. */
+function _setupCommand(program: Command): void {
   program.command("setup")
     .description("build the tensorflow / tensorflow-gpu backend from a libtensorflow 2.9.1 you supply")
     .argument("<backend>", "tensorflow or tensorflow-gpu")
@@ -77,7 +99,10 @@ export function buildProgram(argv: string[]): Command {
       const { setup } = await import("./setup.ts");
       await setup(backend, flags);
     });
+}
 
+/** Declares `compare`; its handler (compare.ts) is imported only when the command runs. */
+function _compareCommand(program: Command): void {
   program.command("compare")
     .description("compare runs: the config keys that differ and their metrics, one row per run, on stdout")
     .argument("[paths...]", "run directories or folders above them (default: runs)")
@@ -91,7 +116,10 @@ export function buildProgram(argv: string[]): Command {
       const { compare } = await import("./compare.ts");
       await compare(paths, flags);
     });
+}
 
+/** Declares `data`; its handler (data.ts) is imported only when the command runs. */
+function _dataCommand(program: Command): void {
   program.command("data")
     .description("download or prepare a dataset; prints its folder on stdout")
     .argument("<name>", "cifar10, cifar100 or fashion-mnist")
@@ -104,7 +132,10 @@ export function buildProgram(argv: string[]): Command {
       const { data } = await import("./data.ts");
       await data(name, dir, flags);
     });
+}
 
+/** Declares `timm-args`; its handler (timm_args.ts) is imported only when the command runs. */
+function _timmArgsCommand(program: Command): void {
   program.command("timm-args")
     .description("the keyword arguments timm's VisionTransformer needs for a run's checkpoints (JSON on stdout)")
     .argument("<run-dir>", "a run directory (or a config file)")
@@ -114,7 +145,10 @@ export function buildProgram(argv: string[]): Command {
       const { timmArgsCommand } = await import("./timm_args.ts");
       timmArgsCommand(run, flags);
     });
+}
 
+/** Declares `keys`; its handler (keys.ts) is imported only when the command runs. */
+function _keysCommand(program: Command): void {
   program.command("keys")
     .description("list every config key with its type, default and why (Markdown)")
     .option("--write <page>", "regenerate the table between the keys markers of this page (docs/configuration.md)")
@@ -123,7 +157,6 @@ export function buildProgram(argv: string[]): Command {
       const { keys } = await import("./keys.ts");
       keys(flags);
     });
-  return program;
 }
 
 /**
