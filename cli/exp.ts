@@ -10,6 +10,7 @@ import {
 } from "../lib/runs/experiment.ts";
 import { RUN_FILES } from "../lib/runs/run_dir.ts";
 import { Progress, say } from "./progress.ts";
+import { onStopSignals } from "./signals.ts";
 
 /** Flags of `exp`. */
 export interface ExpFlags {
@@ -35,7 +36,7 @@ export async function exp(configPath: string | undefined, flags: ExpFlags, argv:
   const progress = new Progress(flags.quiet ?? false);
   const events = _events(progress);
   const controller = new AbortController();
-  const stop = _onSignals(controller, progress);
+  const stop = onStopSignals(controller, () => progress.clear());
   let result: ExperimentResult;
   try {
     if (flags.resume !== undefined) {
@@ -91,32 +92,5 @@ function _events(progress: Progress): ExperimentEvents {
       progress.clear();
       say(`warning: ${message}\n`);
     },
-  };
-}
-
-/**
- * First SIGINT/SIGTERM: ask training to stop after the current step and checkpoint.
- * Second: exit at once — every file is written atomically, so nothing is left half-written.
- */
-function _onSignals(controller: AbortController, progress: Progress): () => void {
-  const handlers: [Deno.Signal, () => void][] = [];
-  for (const sig of ["SIGINT", "SIGTERM"] as const) {
-    const handler = () => {
-      if (controller.signal.aborted) {
-        progress.clear();
-        say(`${sig} again: exiting now\n`);
-        Deno.exit(sig === "SIGTERM" ? 143 : 130);
-      }
-      progress.clear();
-      say(`${sig}: finishing the current step and writing a checkpoint (again to exit at once)\n`);
-      controller.abort(sig);
-    };
-    try {
-      Deno.addSignalListener(sig, handler);
-      handlers.push([sig, handler]);
-    } catch { /* signals are not available on this platform */ }
-  }
-  return () => {
-    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
   };
 }

@@ -56,14 +56,33 @@ esac
 
 # One run: a label, then its exp arguments. The run directory goes to stdout; progress goes to
 # stderr, each line prefixed with the label so that parallel runs can be told apart.
+# Signals: the relay that prefixes lines ignores them, so a signal to the whole task (scancel,
+# Ctrl-C) cannot cut the pipe while the run is still writing its checkpoint and its last words;
+# a signal to this shell alone is passed on to the run as SIGTERM. Either way the run ends
+# `interrupted`, resumable with `deno task exp --resume <run-dir>`, and this returns its status.
 sweep_one() {
-  set -o pipefail
-  local label=$1
+  local label=$1 pid status=0
   shift
-  {
-    "$DENO" task -q exp "$CONFIG" --runs-dir "$RUNS_DIR" --name "$NAME" --quiet "$@" 2>&1 1>&3 |
+  "$DENO" task -q exp "$CONFIG" --runs-dir "$RUNS_DIR" --name "$NAME" --quiet "$@" \
+    2> >(
+      trap '' INT TERM HUP
       while IFS= read -r line; do printf '[%s] %s\n' "$label" "$line" >&2; done
-  } 3>&1
+    ) &
+  pid=$!
+  # shellcheck disable=SC2064 # the pid is fixed now
+  trap "kill -s TERM $pid 2>/dev/null" INT TERM HUP
+  while :; do
+    if wait "$pid"; then
+      status=0
+      break
+    fi
+    status=$?
+    # A trapped signal interrupts wait (status > 128) while the run is still finishing: wait again.
+    if [ "$status" -le 128 ] || ! kill -0 "$pid" 2>/dev/null; then break; fi
+  done
+  trap - INT TERM HUP
+  wait # the relay's last lines
+  return "$status"
 }
 export -f sweep_one
 export DENO CONFIG RUNS_DIR NAME
@@ -83,11 +102,25 @@ sweep() {
   printf '%s\n' "${lines[@]#* }" |
     "$DENO" run --allow-read --allow-env "$SWEEP_HERE/estimate.ts" "$CONFIG" --jobs "$JOBS" >&2
 
-  local start=$SECONDS dirs=()
+  local start=$SECONDS dirs=() out xargs_pid
+  out=$(mktemp)
   # xargs runs each line as one `sweep_one` call, JOBS at a time; a failed run does not stop
-  # the others. Each run prints its directory when it ends.
+  # the others. Each run prints its directory when it ends. A signal to this script is passed
+  # to every running sweep_one, which stops its run as `interrupted`.
   # shellcheck disable=SC2016 # $@ is expanded by the inner bash
-  mapfile -t dirs < <(printf '%s\n' "${lines[@]}" | xargs -P "$JOBS" -L 1 bash -c 'sweep_one "$@"' sweep_one || true)
+  printf '%s\n' "${lines[@]}" | xargs -P "$JOBS" -L 1 bash -c 'sweep_one "$@"' sweep_one >"$out" &
+  xargs_pid=$!
+  SWEEP_STOPPED=0
+  # shellcheck disable=SC2064 # the pid is fixed now
+  trap "SWEEP_STOPPED=1; pkill -TERM -P $xargs_pid 2>/dev/null; echo '$NAME: stopping the runs; each writes its state' >&2" INT TERM HUP
+  while ! wait "$xargs_pid" && kill -0 "$xargs_pid" 2>/dev/null; do :; done
+  trap - INT TERM HUP
+  mapfile -t dirs <"$out"
+  rm -f "$out"
+  if [ "$SWEEP_STOPPED" -eq 1 ]; then
+    echo "$NAME: interrupted; resume each stopped run with: deno task exp --resume <run-dir> (under $RUNS_DIR/$NAME)" >&2
+    exit 143
+  fi
   local elapsed=$((SECONDS - start))
   printf '%s: %d of %d runs finished in %dm%02ds\n' "$NAME" "${#dirs[@]}" "${#RUNS[@]}" \
     $((elapsed / 60)) $((elapsed % 60)) >&2

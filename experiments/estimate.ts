@@ -107,7 +107,7 @@ function _main(args: string[]): number {
   const j = args.indexOf("--jobs");
   const jobs = j >= 0 ? Number(args[j + 1]) : 1;
   if (config === undefined || !Number.isInteger(jobs) || jobs < 1) {
-    console.error("usage: estimate.ts CONFIG [--jobs N] < runs (one line of exp arguments per run)");
+    console.error("usage: estimate.ts CONFIG [--jobs N] [--slurm] < runs (one line of exp arguments per run)");
     return 2;
   }
   const gflops = Number(Deno.env.get("GFLOPS") ?? DEFAULT_GFLOPS);
@@ -137,9 +137,12 @@ function _main(args: string[]): number {
   }
   const sequential = seconds.reduce((a, b) => a + b, 0);
   const cores = navigator.hardwareConcurrency || 1;
-  const parallel = jobs > 1
-    ? `; with JOBS=${jobs} on ${cores} cores ~${humanDuration(sweepSeconds(seconds, jobs, cores))}`
-    : "";
+  // A Slurm array task gets CPUs of its own (--cpus-per-task), so its tasks do not share this
+  // machine's cores: only the number at a time counts.
+  const slurm = args.includes("--slurm");
+  const parallel = jobs <= 1 ? "" : slurm
+    ? `; as a Slurm array, ${jobs} tasks at a time ~${humanDuration(sweepSeconds(seconds, jobs, jobs))}`
+    : `; with JOBS=${jobs} on ${cores} cores ~${humanDuration(sweepSeconds(seconds, jobs, cores))}`;
   console.log(
     `estimate: ~${humanDuration(sequential)} one run after another${parallel} ` +
       `(rough: ${gflops} GFLOP/s per run as wasm on one CPU core; set GFLOPS= for your machine)`,

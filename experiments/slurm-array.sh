@@ -15,6 +15,13 @@
 #   DEPTHS="2 4" WIDTHS="64" MAX_PARALLEL=4 EXTRA="--set train.epochs=20" experiments/slurm-array.sh
 # It prints the array's job id; when every task has ended (finished or not), the compare job
 # writes the table to $RUNS_DIR/$NAME/compare.md and the curves to $RUNS_DIR/$NAME/curves.svg.
+# Each task's output goes to $RUNS_DIR/$NAME/slurm-<job>_<task>.out.
+#
+# A cancelled or timed-out task (scancel, --time) stops its run as `interrupted`. Continue it
+# where it stopped, then refresh the table, rather than submitting the task again (which would
+# leave the partial run beside a new one):
+#   deno task exp --resume <its run directory, printed in its slurm-*.out>
+#   deno task compare $RUNS_DIR/$NAME --format md > $RUNS_DIR/$NAME/compare.md
 #
 # Inside an array task (SLURM_ARRAY_TASK_ID is set) it trains run number SLURM_ARRAY_TASK_ID of
 # the grid and prints its run directory (in slurm-<job>_<task>.out).
@@ -56,12 +63,13 @@ cd "$root"
 SWEEP_EXTRA+=("$@")
 echo "$NAME: ${#RUNS[@]} runs of $CONFIG into $RUNS_DIR/$NAME as a Slurm job array" >&2
 for run in "${RUNS[@]}"; do printf '%s%s\n' "$run" "${SWEEP_EXTRA[*]:+ ${SWEEP_EXTRA[*]}}"; done |
-  "$DENO" run --allow-read --allow-env "$root/experiments/estimate.ts" "$CONFIG" --jobs "${MAX_PARALLEL:-${#RUNS[@]}}" >&2
+  "$DENO" run --allow-read --allow-env "$root/experiments/estimate.ts" "$CONFIG" --slurm --jobs "${MAX_PARALLEL:-${#RUNS[@]}}" >&2
 mkdir -p "$RUNS_DIR/$NAME"
 read -r -a sbatch_args <<<"${SBATCH_ARGS:-}"
 export VITLAB_ROOT=$root EXTRA="${SWEEP_EXTRA[*]}"
 array=$(sbatch --parsable --array="0-$((${#RUNS[@]} - 1))${MAX_PARALLEL:+%$MAX_PARALLEL}" \
-  --chdir="$root" --export=ALL "${sbatch_args[@]}" "$root/experiments/slurm-array.sh")
+  --chdir="$root" --export=ALL --output="$RUNS_DIR/$NAME/slurm-%A_%a.out" "${sbatch_args[@]}" \
+  "$root/experiments/slurm-array.sh")
 array=${array%%;*} # --parsable prints "jobid[;cluster]"
 sbatch --parsable --dependency="afterany:$array" --job-name=vitlab-compare --chdir="$root" \
   --output="$RUNS_DIR/$NAME/compare-%j.log" --export=ALL "${sbatch_args[@]}" \

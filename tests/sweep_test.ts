@@ -204,3 +204,118 @@ Deno.test("every shell script (experiments/*.sh, tests/setup.sh, .ci/run) passes
     });
   assert.equal(out.code, 0, new TextDecoder().decode(out.stdout));
 });
+
+/**
+ * A stand-in sbatch that runs an array's tasks here, one after another, and the compare job after
+ * them. The task numbered CANCEL_TASK is cancelled as Slurm does it once it has trained an epoch:
+ * SIGTERM to every process of the task at once.
+ */
+const FAKE_SBATCH = `#!/usr/bin/env bash
+array= wrap= out= script=
+for a in "$@"; do
+  case $a in
+    --array=*) array=\${a#--array=} ;;
+    --wrap=*) wrap=\${a#--wrap=} ;;
+    --output=*) out=\${a#--output=} ;;
+    --*) ;;
+    *) script=$a ;;
+  esac
+done
+if [ -n "$wrap" ]; then bash -c "$wrap" >"\${out//%j/78}" 2>&1; echo 78; exit; fi
+range=\${array%%\\%*}
+for i in $(seq 0 "\${range#0-}"); do
+  o=\${out//%A/77}; o=\${o//%a/$i}
+  if [ "$i" = "$CANCEL_TASK" ]; then
+    SLURM_ARRAY_TASK_ID=$i setsid bash "$script" >"$o" 2>&1 &
+    pid=$!
+    until grep -q "epoch 1/" "$o" 2>/dev/null; do sleep 0.1; done
+    kill -TERM -- "-$pid"
+    wait "$pid"
+  else
+    SLURM_ARRAY_TASK_ID=$i bash "$script" >"$o" 2>&1
+  fi
+done
+echo 77
+`;
+
+Deno.test("slurm-array.sh under a stand-in sbatch: a cancelled task ends interrupted, resumes, and compare sees it", async () => {
+  const dir = tempDir();
+  const runs = join(dir, "runs");
+  const bin = join(dir, "bin");
+  Deno.mkdirSync(bin);
+  Deno.writeTextFileSync(join(bin, "sbatch"), FAKE_SBATCH);
+  Deno.chmodSync(join(bin, "sbatch"), 0o755);
+  const env = {
+    CONFIG: "configs/vit-tiny.yaml",
+    EXTRA: "--set train.epochs=40 --set data.synthetic_size=512",
+    DEPTHS: "1",
+    WIDTHS: "16 32",
+    RUNS_DIR: runs,
+    NAME: "grid",
+    CANCEL_TASK: "1",
+    PATH: `${bin}:${Deno.env.get("PATH")}`,
+  };
+  const submit = await script("slurm-array.sh", env);
+  assert.equal(submit.code, 0, submit.stderr);
+  assert.match(submit.stderr, /as a Slurm array, 2 tasks at a time/);
+  const grid = join(runs, "grid");
+  // Task output lands beside the runs, never in the repository.
+  const outs = [...Deno.readDirSync(grid)].map((e) => e.name).filter((n) => n.startsWith("slurm-")).sort();
+  assert.deepEqual(outs, ["slurm-77_0.out", "slurm-77_1.out"]);
+  assert.ok(![...Deno.readDirSync(ROOT)].some((e) => e.name.startsWith("slurm-")));
+  const statuses = runDirs(grid).map((d) => JSON.parse(Deno.readTextFileSync(join(d, "summary.json"))).status);
+  assert.deepEqual(statuses.sort(), ["completed", "interrupted"]);
+  const cancelled = Deno.readTextFileSync(join(grid, "slurm-77_1.out"));
+  assert.match(
+    cancelled,
+    /interrupted \(SIGTERM\) at epoch \d+, step \d+ of \d+; resume with: deno task exp --resume /,
+  );
+  assert.doesNotMatch(cancelled, /Broken pipe|exiting now/);
+  const compare = Deno.readTextFileSync(join(grid, "compare.md"));
+  assert.match(compare, /\| interrupted +\|/);
+  assert.match(compare, /\| completed +\|/);
+  // The documented path for a cancelled task: resume its run, which then completes.
+  const stopped = runDirs(grid).find((d) => Deno.readTextFileSync(join(d, "summary.json")).includes("interrupted"))!;
+  const resumed = await vitlab("exp", "--resume", stopped, "--quiet");
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal(JSON.parse(Deno.readTextFileSync(join(stopped, "summary.json"))).status, "completed");
+});
+
+Deno.test("a sweep script stopped by SIGTERM stops its runs as interrupted and says how to resume them", async () => {
+  const dir = tempDir();
+  const child = new Deno.Command("bash", {
+    args: [join(ROOT, "experiments", "seeds.sh")],
+    cwd: ROOT,
+    env: {
+      DENO: Deno.execPath(),
+      NO_COLOR: "1",
+      CONFIG: "configs/vit-tiny.yaml",
+      SEEDS: "0 1",
+      JOBS: "2",
+      RUNS_DIR: dir,
+      EXTRA: "--set train.epochs=40 --set data.synthetic_size=512",
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Stop it once both runs have trained an epoch.
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const found = runDirs(dir).filter((d) => {
+      try {
+        return Deno.readTextFileSync(join(d, "metrics.csv")).split("\n").length > 2;
+      } catch {
+        return false;
+      }
+    });
+    if (found.length === 2) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill("SIGTERM");
+  const out = await child.output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 143, stderr);
+  assert.match(stderr, /seeds: interrupted; resume each stopped run with: deno task exp --resume/);
+  const statuses = runDirs(dir).map((d) => JSON.parse(Deno.readTextFileSync(join(d, "summary.json"))).status);
+  assert.deepEqual(statuses, ["interrupted", "interrupted"]);
+});
