@@ -140,7 +140,9 @@ function _main(args: string[]): number {
   // A Slurm array task gets CPUs of its own (--cpus-per-task), so its tasks do not share this
   // machine's cores: only the number at a time counts.
   const slurm = args.includes("--slurm");
-  const parallel = jobs <= 1 ? "" : slurm
+  const parallel = jobs <= 1
+    ? ""
+    : slurm
     ? `; as a Slurm array, ${jobs} tasks at a time ~${humanDuration(sweepSeconds(seconds, jobs, jobs))}`
     : `; with JOBS=${jobs} on ${cores} cores ~${humanDuration(sweepSeconds(seconds, jobs, cores))}`;
   console.log(

@@ -9,6 +9,12 @@
 export class VitlabError extends Error {
   /** Exit code the CLI uses: 2 for usage/config errors, 1 for run failures. */
   readonly exitCode: number;
+  /**
+   * Creates the error; its `name` is the subclass's (`ConfigError`, ...), so stacks and logs tell them apart.
+   * @param message one line, naming the file, key or value at fault
+   * @param exitCode the process exit code the CLI ends with
+   * @param options the underlying error as `cause`, if any
+   */
   constructor(message: string, exitCode: number, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
@@ -18,6 +24,11 @@ export class VitlabError extends Error {
 
 /** A config file, key or value is wrong (exit code 2). */
 export class ConfigError extends VitlabError {
+  /**
+   * Creates the error with exit code 2.
+   * @param message one line, naming the file, key or value at fault
+   * @param options the underlying error as `cause`, if any
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, 2, options);
   }
@@ -25,6 +36,11 @@ export class ConfigError extends VitlabError {
 
 /** A command line is wrong: bad flag, missing argument, bad path given by the user (exit code 2). */
 export class UsageError extends VitlabError {
+  /**
+   * Creates the error with exit code 2.
+   * @param message one line, naming the file, key or value at fault
+   * @param options the underlying error as `cause`, if any
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, 2, options);
   }
@@ -32,6 +48,11 @@ export class UsageError extends VitlabError {
 
 /** A dataset file is missing, truncated or malformed (exit code 1). */
 export class DataError extends VitlabError {
+  /**
+   * Creates the error with exit code 1.
+   * @param message one line, naming the file, key or value at fault
+   * @param options the underlying error as `cause`, if any
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, 1, options);
   }
@@ -39,6 +60,11 @@ export class DataError extends VitlabError {
 
 /** A checkpoint is unreadable or does not fit the model (exit code 1). */
 export class CheckpointError extends VitlabError {
+  /**
+   * Creates the error with exit code 1.
+   * @param message one line, naming the file, key or value at fault
+   * @param options the underlying error as `cause`, if any
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, 1, options);
   }
@@ -46,6 +72,11 @@ export class CheckpointError extends VitlabError {
 
 /** A backend could not be initialised (exit code 1). */
 export class BackendError extends VitlabError {
+  /**
+   * Creates the error with exit code 1.
+   * @param message one line, naming the file, key or value at fault
+   * @param options the underlying error as `cause`, if any
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, 1, options);
   }
@@ -53,6 +84,11 @@ export class BackendError extends VitlabError {
 
 /** Training failed at run time: divergence, I/O failure while writing the run (exit code 1). */
 export class RunError extends VitlabError {
+  /**
+   * Creates the error with exit code 1.
+   * @param message one line, naming the file, key or value at fault
+   * @param options the underlying error as `cause`, if any
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, 1, options);
   }
@@ -60,9 +96,16 @@ export class RunError extends VitlabError {
 
 /** The loss or the gradient norm stopped being finite (exit code 1). */
 export class DivergedError extends RunError {
-  /** One-based epoch and global step at which it happened. */
+  /** One-based epoch at which it happened. */
   readonly epoch: number;
+  /** One-based global step (optimizer steps since the run began) at which it happened. */
   readonly step: number;
+  /**
+   * Creates the error; the message names where it happened and suggests the usual remedy.
+   * @param epoch one-based epoch
+   * @param step one-based global step
+   * @param what which value stopped being finite, e.g. `the loss is NaN`
+   */
   constructor(epoch: number, step: number, what: string) {
     super(`training diverged at epoch ${epoch}, step ${step}: ${what}; lower train.lr or raise train.warmup_epochs`);
     this.epoch = epoch;
@@ -74,6 +117,12 @@ export class DivergedError extends RunError {
 export class InterruptedError extends VitlabError {
   /** The run directory to resume. */
   readonly runDir: string;
+  /**
+   * Creates the error for a run that stopped cleanly and can be resumed.
+   * @param message one line, saying how to resume
+   * @param runDir the run directory to resume
+   * @param exitCode 130 for SIGINT, 143 for SIGTERM (128 + the signal number)
+   */
   constructor(message: string, runDir: string, exitCode: number) {
     super(message, exitCode);
     this.runDir = runDir;

@@ -72,12 +72,18 @@ export class Rng {
     return new Rng(state);
   }
 
-  /** @returns the generator's state, to store in a checkpoint */
+  /**
+   * Where the generator stands, so a resumed run continues the same stream.
+   * @returns the generator's state, to store in a checkpoint
+   */
   state(): RngState {
     return [this.#s[0]!, this.#s[1]!, this.#s[2]!, this.#s[3]!];
   }
 
-  /** @returns the next unsigned 32-bit integer */
+  /**
+   * Advances the stream by one draw; every other method draws through this.
+   * @returns the next unsigned 32-bit integer
+   */
   nextU32(): number {
     const s = this.#s;
     const result = Math.imul(_rotl(Math.imul(s[1]!, 5) >>> 0, 7), 9) >>> 0;
@@ -91,12 +97,16 @@ export class Rng {
     return result;
   }
 
-  /** @returns a float in [0, 1) with 32 random bits */
+  /**
+   * A uniform float.
+   * @returns a float in [0, 1) with 32 random bits
+   */
   float(): number {
     return this.nextU32() / 4294967296;
   }
 
   /**
+   * A uniform integer, by rejection so that every value is equally likely.
    * @param n exclusive upper bound, at most 2^32
    * @returns an integer in [0, n), without modulo bias
    */
@@ -119,7 +129,10 @@ export class Rng {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
 
-  /** @returns a seed for a tfjs op that takes one (dropout masks), drawn from this stream */
+  /**
+   * Seeds a tfjs op from this stream, so its randomness follows the config's seed too.
+   * @returns a seed for a tfjs op that takes one (dropout masks), drawn from this stream
+   */
   seed(): number {
     return this.nextU32();
   }
@@ -140,6 +153,7 @@ export class Rng {
   }
 
   /**
+   * A shuffled range, e.g. an epoch's data order.
    * @param n size
    * @returns a random permutation of 0..n-1
    */

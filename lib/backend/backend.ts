@@ -42,6 +42,12 @@ export const BLAS_SPEEDUP_OVER_WASM = 2.2;
  *   tensorflow-gpu or webgpu, else blas (wasm + OpenBLAS), else wasm, else cpu
  * @returns the backend chosen and its device
  * @throws {BackendError} when the named backend cannot be used; the message says why
+ * @example
+ * ```ts
+ * import { initBackend } from "./backend.ts";
+ * const backend = await initBackend("cpu");
+ * if (backend.name !== "cpu") throw new Error("wrong");
+ * ```
  */
 export async function initBackend(name: BackendName): Promise<BackendInfo> {
   if (name !== "auto") {

@@ -10,7 +10,9 @@ import { RUN_FILES } from "../runs/run_dir.ts";
 
 /** A directory that was looked at and is not a run, with why. */
 export interface SkippedDir {
+  /** The directory, as found under the paths given. */
   path: string;
+  /** Why it is not a run, in a few words, e.g. `no run files`. */
   reason: string;
 }
 

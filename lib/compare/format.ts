@@ -18,6 +18,7 @@ export interface FormatOptions {
 }
 
 /**
+ * Renders a comparison table as `deno task compare` prints it.
  * @param table a (sorted) comparison table
  * @param format table, csv, json or md
  * @param options colours for the table format

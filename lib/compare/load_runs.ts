@@ -15,6 +15,8 @@ export interface LoadedRuns {
 }
 
 /**
+ * Finds and reads every run under the given paths; folders that are not runs, and runs that
+ * cannot be read, are skipped with a reason rather than failing the whole comparison.
  * @param paths run directories or folders above them
  * @returns the runs read, with ids relative to their common parent
  * @throws {UsageError} when a path does not exist, or no readable run is found

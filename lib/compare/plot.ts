@@ -9,12 +9,13 @@ import { differingKeys } from "./diff_keys.ts";
 import { configText } from "./flatten.ts";
 import type { RunRecord } from "./read_run.ts";
 
-/** Options of {@link plotSpec}. */
+/** Options of {@link plotSvg} and {@link plotSpec}. */
 export interface PlotOptions {
   /** Runs that differ only in this key share a colour (the `--group-by` key). */
   groupBy?: string;
-  /** Width and height of each panel in pixels (default 260 × 190). */
+  /** Width of each panel in pixels (default 260). */
   width?: number;
+  /** Height of each panel in pixels (default 190). */
   height?: number;
 }
 

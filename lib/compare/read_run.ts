@@ -22,8 +22,9 @@ export interface RunStats {
   epochsDone: number;
   /** `train.epochs` of the config. */
   epochsTotal: number | null;
-  /** Best validation accuracy over the epochs, and the first epoch that reached it. */
+  /** Best validation accuracy over the epochs. */
   bestValAcc: number | null;
+  /** The first (one-based) epoch that reached `bestValAcc`. */
   bestEpoch: number | null;
   /** Validation loss of the last epoch. */
   finalValLoss: number | null;
@@ -47,6 +48,7 @@ export interface RunRecord {
   summary: RunSummary | null;
   /** summary.json's status, or `unknown` without one. */
   status: string;
+  /** The numbers the comparison table shows for it. */
   stats: RunStats;
   /** What could not be read, one line each. */
   warnings: string[];

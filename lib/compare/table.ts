@@ -9,7 +9,9 @@ import type { RunRecord } from "./read_run.ts";
 
 /** A mean over runs with its sample standard deviation (null for fewer than two values). */
 export interface MeanStd {
+  /** The mean over the runs that had a value. */
   mean: number;
+  /** Sample standard deviation (n − 1); null for fewer than two values. */
   std: number | null;
   /** How many runs had a value. */
   n: number;
@@ -25,6 +27,7 @@ export type ColumnKind = "text" | "config" | "integer" | "number" | "stat";
 export interface Column {
   /** Its header, and the name `--sort` takes. */
   key: string;
+  /** What it holds: decides alignment, number format and sort order. */
   kind: ColumnKind;
   /** Decimals shown in table and Markdown output (number and stat columns). */
   digits?: number;
@@ -38,7 +41,9 @@ export interface Column {
 
 /** Rows and columns, ready to sort and render. */
 export interface ComparisonTable {
+  /** The columns, in display order. */
   columns: Column[];
+  /** One row per run (or group), keyed by column key. */
   rows: Record<string, Cell>[];
   /** The config keys that differ between the runs: the table's config columns. */
   keys: string[];

@@ -19,6 +19,14 @@ export function canonicalJson(value: unknown): string {
  * SHA-256 of a config's canonical JSON.
  * @param config the resolved config (or any JSON value)
  * @returns 64 hex digits; run ids use the first 6
+ * @example
+ * ```ts
+ * import { configFromObject } from "./load.ts";
+ * import { configHash } from "./hash.ts";
+ * const a = configHash(configFromObject({ model: { depth: 2 } }));
+ * const b = configHash(configFromObject({}, ["model.depth=2"]));
+ * if (a !== b || a.length !== 64) throw new Error("the same config should hash the same");
+ * ```
  */
 export function configHash(config: unknown): string {
   return createHash("sha256").update(canonicalJson(config)).digest("hex");

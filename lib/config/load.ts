@@ -46,6 +46,14 @@ export interface LoadOptions {
  * @param options overrides applied after the file
  * @returns the fully resolved config, dataset defaults filled in
  * @throws {ConfigError} on any problem, naming file, key and expectation
+ * @example
+ * ```ts
+ * import { loadConfig } from "./load.ts";
+ * const path = `${Deno.makeTempDirSync()}/tiny.yaml`;
+ * Deno.writeTextFileSync(path, "model: {depth: 2}\n");
+ * const config = loadConfig(path, { overrides: ["train.epochs=3"] });
+ * if (config.model.depth !== 2 || config.train.epochs !== 3 || config.run.name !== "tiny") throw new Error("wrong");
+ * ```
  */
 export function loadConfig(path: string, options: LoadOptions = {}): Config {
   const layers = _readFileLayers(path, []);
@@ -64,6 +72,12 @@ export function loadConfig(path: string, options: LoadOptions = {}): Config {
  * @param overrides `key.path=value` strings
  * @returns the resolved config
  * @throws {ConfigError} on any problem
+ * @example
+ * ```ts
+ * import { configFromObject } from "./load.ts";
+ * const config = configFromObject({ model: { depth: 2 } }, ["train.lr=0.01"]);
+ * if (config.model.depth !== 2 || config.train.lr !== 0.01 || config.data.image_size !== 28) throw new Error("wrong");
+ * ```
  */
 export function configFromObject(values: unknown, overrides: string[] = []): Config {
   const layer = _layerFromValue(values, "<object>", new Map());

@@ -19,6 +19,7 @@ export type DatasetName = typeof DATASETS[number];
  * (null takes the dataset's value).
  */
 export interface ConfigInput {
+  /** The architecture: patch size, width, depth, heads, pooling and the dropout rates. */
   model: {
     /** A named size (`mu`, `ti`, `s`, `b`, optionally `/P` for the patch), or null. */
     variant: string | null;
@@ -33,6 +34,7 @@ export interface ConfigInput {
     drop_path: number;
     pool: "cls" | "mean";
   };
+  /** The dataset, its image shape and normalisation, and how much of it is used for validation. */
   data: {
     dataset: DatasetName;
     path: string | null;
@@ -45,6 +47,7 @@ export interface ConfigInput {
     subset: number;
     synthetic_size: number;
   };
+  /** Optimisation: epochs, batch sizes, optimizer, learning-rate schedule, EMA and the seed. */
   train: {
     epochs: number;
     batch_size: number;
@@ -63,6 +66,7 @@ export interface ConfigInput {
     ema_decay: number;
     seed: number;
   };
+  /** Training-time augmentation (crop, flip, RandAugment, mixup/cutmix, random erasing). */
   augment: {
     crop_padding: number;
     hflip: number;
@@ -78,6 +82,7 @@ export interface ConfigInput {
     erase_mode: "const" | "rand" | "pixel";
     erase_count: number;
   };
+  /** The run itself: name, backend, tags, checkpoint interval and data prefetch. */
   run: {
     name: string | null;
     backend: BackendName;

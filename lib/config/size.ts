@@ -35,13 +35,21 @@ import type { Config } from "./schema.ts";
  * shape can be passed as it is.
  */
 export interface VitSize {
+  /** Side of the square input image in pixels (`data.image_size`). */
   imageSize: number;
+  /** Input channels C (`data.channels`). */
   channels: number;
+  /** Classes K, the head's width (`data.num_classes`). */
   numClasses: number;
+  /** Side P of a square patch in pixels (`model.patch_size`). */
   patchSize: number;
+  /** Token width D (`model.d_model`). */
   dModel: number;
+  /** Transformer blocks (`model.depth`). */
   depth: number;
+  /** MLP hidden width over D; the hidden width is round(D · mlp_ratio) (`model.mlp_ratio`). */
   mlpRatio: number;
+  /** Whether the qkv projection has a bias (`model.qkv_bias`). */
   qkvBias: boolean;
 }
 
@@ -49,6 +57,7 @@ export interface VitSize {
 export const TRAIN_FLOPS_PER_FORWARD = 3;
 
 /**
+ * The fields of a config that a model's size depends on.
  * @param config a resolved config (dataset defaults filled: `data.image_size`, `data.channels`
  *   and `data.num_classes` set)
  * @returns the architecture's size-relevant fields
@@ -150,6 +159,8 @@ export function vitForwardFlops(s: VitSize): number {
 }
 
 /**
+ * Training FLOPs per image, for throughput in FLOP/s: three forward passes, since the backward
+ * pass computes two products per forward product.
  * @param s the architecture
  * @returns FLOP of one training step's forward and backward pass on one image
  * @example

@@ -2,14 +2,21 @@
 
 /** Images as uint8 [count, height, width, channels] (NHWC) with their labels. */
 export interface ImageSet {
+  /** Pixels 0–255, [count, height, width, channels] row-major. */
   images: Uint8Array;
+  /** [count] class indices in [0, numClasses). */
   labels: Int32Array;
   /** Each example's index in the file it came from (for predictions and debugging). */
   sourceIndex: Int32Array;
+  /** Examples in the set. */
   count: number;
+  /** Image height in pixels. */
   height: number;
+  /** Image width in pixels. */
   width: number;
+  /** Channels per pixel (1 for MNIST, 3 for CIFAR). */
   channels: number;
+  /** Classes of the dataset, whether or not this set holds an example of each. */
   numClasses: number;
 }
 

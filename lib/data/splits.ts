@@ -80,6 +80,16 @@ export function datasetFiles(config: Config): string[] {
  * @param config a resolved config
  * @returns the two splits
  * @throws {DataError} when files are missing or too few examples remain
+ * @example
+ * ```ts
+ * import { configFromObject } from "../config/load.ts";
+ * import { loadTrainVal } from "./splits.ts";
+ * const config = configFromObject({
+ *   data: { dataset: "synthetic", image_size: 14, num_classes: 3, synthetic_size: 100, val_fraction: 0.2 },
+ * });
+ * const { train, val } = loadTrainVal(config);
+ * if (train.count !== 80 || val.count !== 20 || train.height !== 14) throw new Error("wrong");
+ * ```
  */
 export function loadTrainVal(config: Config): { train: ImageSet; val: ImageSet } {
   let all = _loadRaw(config, "train");
@@ -106,6 +116,14 @@ export function loadTrainVal(config: Config): { train: ImageSet; val: ImageSet }
  * @param config a resolved config
  * @param split `train`, `val` (as carved for training) or `test` (the dataset's own test files)
  * @returns that split, in dataset order
+ * @example
+ * ```ts
+ * import { configFromObject } from "../config/load.ts";
+ * import { loadSplit } from "./splits.ts";
+ * const config = configFromObject({ data: { dataset: "synthetic", image_size: 14, num_classes: 3, synthetic_size: 64 } });
+ * const test = loadSplit(config, "test");
+ * if (test.count !== 16 || test.images.length !== 16 * 14 * 14 * test.channels) throw new Error("wrong");
+ * ```
  */
 export function loadSplit(config: Config, split: SplitName): ImageSet {
   if (split === "test") {

@@ -1,4 +1,9 @@
 /** Multi-head self-attention with a fused qkv projection, as timm's Attention. */
+/**
+ * Marked internal so that `deno doc --lint` does not report tfjs-core's types in these signatures
+ * as vitlab's private types (see "On tfjs types" in mod.ts).
+ * @internal
+ */
 import * as tf from "@tensorflow/tfjs-core";
 import { matMul2d } from "../backend/matmul.ts";
 import type { Rng } from "../random.ts";
@@ -9,15 +14,23 @@ import type { ParamStore } from "./params.ts";
 
 /** softmax(q·kᵀ · head_dim^-0.5) · v over `heads` heads, then a projection. */
 export class Attention {
+  /** `qkv`: the fused projection, [D] → [3D]: q, then k, then v, each head-major. */
   readonly qkv: Linear;
+  /** `proj`: the output projection, [D] → [D]. */
   readonly proj: Linear;
+  /** Number of heads H. */
   readonly heads: number;
+  /** Width of one head, D / H. */
   readonly headDim: number;
+  /** headDim^-0.5, folded into q before the product. */
   readonly scale: number;
+  /** Dropout rate on the attention weights. */
   readonly attnDrop: number;
+  /** Dropout rate after the output projection. */
   readonly projDrop: number;
 
   /**
+   * Declares the `{name}.qkv` and `{name}.proj` parameters.
    * @param store where the parameters live
    * @param rng the `init` stream
    * @param name timm's module name, e.g. `blocks.0.attn`
@@ -42,6 +55,7 @@ export class Attention {
   }
 
   /**
+   * Self-attention over the tokens of each image.
    * @param x [B, T, D]
    * @param ctx forward context
    * @returns [B, T, D]

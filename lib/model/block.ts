@@ -1,4 +1,9 @@
 /** A pre-norm transformer block, as timm's Block. */
+/**
+ * Marked internal so that `deno doc --lint` does not report tfjs-core's types in these signatures
+ * as vitlab's private types (see "On tfjs types" in mod.ts).
+ * @internal
+ */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Rng } from "../random.ts";
 import { Attention } from "./attention.ts";
@@ -10,23 +15,35 @@ import type { ParamStore } from "./params.ts";
 
 /** Options of one {@linkcode Block}. */
 export interface BlockOptions {
+  /** Attention heads; the token width must divide by it. */
   heads: number;
+  /** MLP hidden width over the token width. */
   mlpRatio: number;
+  /** Whether the fused qkv projection has a bias. */
   qkvBias: boolean;
+  /** Dropout rate after the attention projection and in the MLP. */
   drop: number;
+  /** Dropout rate on the attention weights. */
   attnDrop: number;
+  /** This block's drop-path (stochastic depth) rate. */
   dropPath: number;
 }
 
 /** x + attn(norm1(x)), then x + mlp(norm2(x)), each branch under drop-path. */
 export class Block {
+  /** `norm1`: before attention. */
   readonly norm1: LayerNorm;
+  /** `attn`: multi-head self-attention. */
   readonly attn: Attention;
+  /** `norm2`: before the MLP. */
   readonly norm2: LayerNorm;
+  /** `mlp`: the feed-forward branch. */
   readonly mlp: Mlp;
+  /** Probability of dropping each residual branch per image while training. */
   readonly dropPathRate: number;
 
   /**
+   * Declares the `blocks.{index}.*` parameters.
    * @param store where the parameters live
    * @param rng the `init` stream
    * @param index block number, for names `blocks.{i}.*`
@@ -48,6 +65,7 @@ export class Block {
   }
 
   /**
+   * Both residual branches.
    * @param x [B, T, D]
    * @param ctx forward context
    * @returns [B, T, D]

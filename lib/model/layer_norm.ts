@@ -1,15 +1,24 @@
 /** LayerNorm over the last axis, eps 1e-6 as timm's ViT (tfjs-layers defaults to 1e-3). */
+/**
+ * Marked internal so that `deno doc --lint` does not report tfjs-core's types in these signatures
+ * as vitlab's private types (see "On tfjs types" in mod.ts).
+ * @internal
+ */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Rng } from "../random.ts";
 import type { ParamStore } from "./params.ts";
 
 /** Normalises the last axis, then scales and shifts. */
 export class LayerNorm {
+  /** `{name}.weight`, [dim]: the scale, initialised to ones. */
   readonly weight: tf.Variable;
+  /** `{name}.bias`, [dim]: the shift, initialised to zeros. */
   readonly bias: tf.Variable;
+  /** Added to the variance before the square root. */
   readonly eps: number;
 
   /**
+   * Declares `{name}.weight` and `{name}.bias`.
    * @param store where the parameters live
    * @param rng the `init` stream (unused by ones/zeros, kept for a uniform constructor)
    * @param name timm's module name, e.g. `blocks.0.norm1`
@@ -35,6 +44,7 @@ export class LayerNorm {
   }
 
   /**
+   * Normalises each vector along the last axis.
    * @param x [..., dim]
    * @returns same shape
    */

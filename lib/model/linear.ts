@@ -1,4 +1,9 @@
 /** A fully connected layer (timm/torch nn.Linear) held as [in, out]. */
+/**
+ * Marked internal so that `deno doc --lint` does not report tfjs-core's types in these signatures
+ * as vitlab's private types (see "On tfjs types" in mod.ts).
+ * @internal
+ */
 import * as tf from "@tensorflow/tfjs-core";
 import { matMul2d } from "../backend/matmul.ts";
 import type { Rng } from "../random.ts";
@@ -7,10 +12,13 @@ import type { ParamStore } from "./params.ts";
 
 /** `y = x · W + b`, with W as [in, out]. */
 export class Linear {
+  /** `{name}.weight`, held as [in, out] (timm's transpose). */
   readonly weight: tf.Variable;
+  /** `{name}.bias`, [out]; null when declared without one. */
   readonly bias: tf.Variable | null;
 
   /**
+   * Declares `{name}.weight` and, unless `bias: false`, `{name}.bias`.
    * @param store where the parameters live
    * @param rng the `init` stream
    * @param name timm's module name, e.g. `blocks.0.mlp.fc1`
@@ -44,6 +52,7 @@ export class Linear {
   }
 
   /**
+   * `x · W + b`.
    * @param x [M, in]
    * @returns [M, out]
    */

@@ -1,4 +1,9 @@
 /** The transformer MLP: fc1 → exact (erf) GELU → dropout → fc2 → dropout, as timm's Mlp. */
+/**
+ * Marked internal so that `deno doc --lint` does not report tfjs-core's types in these signatures
+ * as vitlab's private types (see "On tfjs types" in mod.ts).
+ * @internal
+ */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Rng } from "../random.ts";
 import type { ForwardContext } from "./context.ts";
@@ -17,11 +22,15 @@ export function gelu<T extends tf.Tensor>(x: T): T {
 
 /** Two linear layers with a GELU between. */
 export class Mlp {
+  /** `fc1`: [D] → [hidden]. */
   readonly fc1: Linear;
+  /** `fc2`: [hidden] → [D]. */
   readonly fc2: Linear;
+  /** Dropout rate after the activation and after fc2. */
   readonly drop: number;
 
   /**
+   * Declares the `{name}.fc1` and `{name}.fc2` parameters.
    * @param store where the parameters live
    * @param rng the `init` stream
    * @param name timm's module name, e.g. `blocks.0.mlp`
@@ -36,6 +45,7 @@ export class Mlp {
   }
 
   /**
+   * The feed-forward branch, token by token.
    * @param x [M, D] tokens flattened over batch and sequence
    * @param ctx forward context
    * @returns [M, D]

@@ -5,6 +5,11 @@
  * (see lib/backend/matmul.ts); timm stores them as [out, in] (and the patch embedding as a
  * [D, C, P, P] conv). {@linkcode toTimmLayout} and {@linkcode fromTimmLayout} convert.
  */
+/**
+ * Marked internal so that `deno doc --lint` does not report tfjs-core's types in these signatures
+ * as vitlab's private types (see "On tfjs types" in mod.ts).
+ * @internal
+ */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Rng } from "../random.ts";
 import { type Init, initValues } from "./init.ts";
@@ -20,6 +25,7 @@ export interface ParamSpec {
   timmShape: readonly number[];
   /** `linear`: held as the transpose of timm's [out, prod(rest)] view. */
   layout: Layout;
+  /** How its values are drawn, as timm initialises it. */
   init: Init;
   /** Whether weight decay applies (timm: matrices yes; biases, norms, tokens no). */
   decay: boolean;
@@ -32,9 +38,11 @@ export interface ParamSpec {
 export interface Param {
   /** timm's name, e.g. `blocks.0.attn.qkv.weight`. */
   readonly name: string;
+  /** The trainable variable, in vitlab's layout (see `layout`). */
   readonly variable: tf.Variable;
   /** Shape in timm's layout. */
   readonly timmShape: readonly number[];
+  /** How `variable` is held relative to timm's layout. */
   readonly layout: Layout;
   /** Whether weight decay applies. */
   readonly decay: boolean;
@@ -72,6 +80,7 @@ export class ParamStore {
   }
 
   /**
+   * Looks a parameter up by name.
    * @param name timm's name
    * @returns the parameter
    */
@@ -82,6 +91,7 @@ export class ParamStore {
   }
 
   /**
+   * Looks a parameter's variable up by name.
    * @param name timm's name
    * @returns its variable
    */
@@ -89,17 +99,26 @@ export class ParamStore {
     return this.param(name).variable;
   }
 
-  /** @returns every parameter in declaration order */
+  /**
+   * All parameters, in the order the model declared them.
+   * @returns every parameter in declaration order
+   */
   list(): readonly Param[] {
     return this.#params;
   }
 
-  /** @returns variables in declaration order */
+  /**
+   * The variables alone, e.g. to take gradients with respect to them.
+   * @returns variables in declaration order
+   */
   variables(): tf.Variable[] {
     return this.#params.map((p) => p.variable);
   }
 
-  /** @returns total number of scalar parameters */
+  /**
+   * Counts the scalars over all parameters.
+   * @returns total number of scalar parameters
+   */
   count(): number {
     return this.#params.reduce((n, p) => n + p.timmShape.reduce((a, b) => a * b, 1), 0);
   }

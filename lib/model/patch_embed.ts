@@ -4,6 +4,11 @@
  * Same maths as the conv, but the wasm backend has no kernel for conv2d's filter gradient, and
  * a matMul stays on its fast path. The weight is saved in timm's conv layout [D, C, P, P].
  */
+/**
+ * Marked internal so that `deno doc --lint` does not report tfjs-core's types in these signatures
+ * as vitlab's private types (see "On tfjs types" in mod.ts).
+ * @internal
+ */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Rng } from "../random.ts";
 import { Linear } from "./linear.ts";
@@ -11,13 +16,19 @@ import type { ParamStore } from "./params.ts";
 
 /** Splits an image into patches and projects each to d_model. */
 export class PatchEmbed {
+  /** `patch_embed.proj`: [C·P·P] → [D], saved as timm's conv weight [D, C, P, P]. */
   readonly proj: Linear;
+  /** Side P of a patch in pixels. */
   readonly patchSize: number;
+  /** Patches along each side of the image: imageSize / P. */
   readonly gridSize: number;
+  /** Patches per image N: gridSize². */
   readonly numPatches: number;
+  /** Input channels C. */
   readonly channels: number;
 
   /**
+   * Declares the `patch_embed.proj` parameters, initialised as torch's Conv2d.
    * @param store where the parameters live
    * @param rng the `init` stream
    * @param imageSize image side in pixels
@@ -42,6 +53,7 @@ export class PatchEmbed {
   }
 
   /**
+   * Cuts each image into P×P patches and projects each to a token.
    * @param x [B, H, W, C] normalised images
    * @returns [B, N, D] patch tokens, row-major over the patch grid as timm's flatten(2)
    */

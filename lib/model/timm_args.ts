@@ -3,16 +3,25 @@ import type { Config } from "../config/schema.ts";
 
 /** `timm.models.VisionTransformer(**args)` builds a model whose `state_dict` is a vitlab checkpoint's. */
 export interface TimmArgs {
+  /** `data.image_size`: side of the square input in pixels. */
   img_size: number;
+  /** `model.patch_size`. */
   patch_size: number;
+  /** `data.channels`. */
   in_chans: number;
+  /** `data.num_classes`: the head's width. */
   num_classes: number;
   /** `token` for `model.pool: cls`; `avg` for `mean`, which also gives timm its `fc_norm` instead of `norm`. */
   global_pool: "token" | "avg";
+  /** `model.d_model`. */
   embed_dim: number;
+  /** `model.depth`. */
   depth: number;
+  /** `model.heads`. */
   num_heads: number;
+  /** `model.mlp_ratio`, nudged where needed so that timm's int(embed_dim · mlp_ratio) is vitlab's hidden width. */
   mlp_ratio: number;
+  /** `model.qkv_bias`. */
   qkv_bias: boolean;
 }
 

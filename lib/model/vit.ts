@@ -2,6 +2,11 @@
  * The Vision Transformer, laid out as timm's VisionTransformer: patch embedding, class token,
  * learned position embedding, pre-norm blocks, final norm (or fc_norm for mean pooling), head.
  */
+/**
+ * Marked internal so that `deno doc --lint` does not report tfjs-core's types in these signatures
+ * as vitlab's private types (see "On tfjs types" in mod.ts).
+ * @internal
+ */
 import * as tf from "@tensorflow/tfjs-core";
 import type { Config } from "../config/schema.ts";
 import { Rng } from "../random.ts";
@@ -15,24 +20,45 @@ import { PatchEmbed } from "./patch_embed.ts";
 
 /** The model's shape, as the config's `model` and `data` sections give it. */
 export interface VitShape {
+  /** Side of the square input image in pixels (`data.image_size`). */
   imageSize: number;
+  /** Input channels C (`data.channels`). */
   channels: number;
+  /** Classes K, the head's width (`data.num_classes`). */
   numClasses: number;
+  /** Side P of a square patch in pixels; imageSize must divide by it (`model.patch_size`). */
   patchSize: number;
+  /** Token width D (`model.d_model`). */
   dModel: number;
+  /** Transformer blocks (`model.depth`). */
   depth: number;
+  /** Attention heads; D must divide by it (`model.heads`). */
   heads: number;
+  /** MLP hidden width over D (`model.mlp_ratio`). */
   mlpRatio: number;
+  /** Whether the fused qkv projection has a bias (`model.qkv_bias`). */
   qkvBias: boolean;
+  /** Dropout after the position embedding, in the MLP and after projections (`model.dropout`). */
   dropout: number;
+  /** Dropout on the attention weights (`model.attn_dropout`). */
   attnDropout: number;
+  /** Drop-path rate of the last block, rising linearly from 0 at the first (`model.drop_path`). */
   dropPath: number;
+  /** Head input: the class token, or the fc_norm'd mean of the patch tokens (`model.pool`). */
   pool: "cls" | "mean";
 }
 
 /**
+ * The model shape of a config, as {@linkcode VisionTransformer} takes it.
  * @param config a resolved config
  * @returns the model shape it declares
+ * @example
+ * ```ts
+ * import { configFromObject } from "../config/load.ts";
+ * import { vitShapeFromConfig } from "./vit.ts";
+ * const shape = vitShapeFromConfig(configFromObject({ model: { d_model: 32, heads: 4, pool: "mean" } }));
+ * if (shape.dModel !== 32 || shape.pool !== "mean" || shape.imageSize !== 28) throw new Error("wrong");
+ * ```
  */
 export function vitShapeFromConfig(config: Config): VitShape {
   const m = config.model;
@@ -55,14 +81,21 @@ export function vitShapeFromConfig(config: Config): VitShape {
 
 /** A ViT whose parameters are tf.Variables under timm's names. */
 export class VisionTransformer {
+  /** The architecture it was built with. */
   readonly shape: VitShape;
+  /** Every parameter under its timm name: what checkpoints save and the optimizer updates. */
   readonly params: ParamStore = new ParamStore();
+  /** `patch_embed`: images to patch tokens. */
   readonly patchEmbed: PatchEmbed;
+  /** `cls_token`, [1, 1, D]: prepended to the patch tokens. */
   readonly clsToken: tf.Variable;
+  /** `pos_embed`, [1, N+1, D]: learned, added to the class and patch tokens. */
   readonly posEmbed: tf.Variable;
+  /** `blocks.{i}`: the transformer blocks, first to last. */
   readonly blocks: Block[];
   /** `norm` for cls pooling, `fc_norm` for mean pooling (timm's use_fc_norm). */
   readonly norm: LayerNorm;
+  /** `head`: pooled tokens to class logits, [D] → [K]. */
   readonly head: Linear;
 
   /**
@@ -124,6 +157,7 @@ export class VisionTransformer {
   }
 
   /**
+   * Reduces the tokens to one vector per image, as `model.pool` says.
    * @param tokens [B, N+1, D]
    * @returns [B, D]: the class token, or the normalised mean of the patch tokens
    */
@@ -136,6 +170,7 @@ export class VisionTransformer {
   }
 
   /**
+   * Dropout, then the classification head.
    * @param pooled [B, D]
    * @param ctx forward context
    * @returns [B, K] logits
@@ -145,6 +180,8 @@ export class VisionTransformer {
   }
 
   /**
+   * The whole forward pass: features, pooling, head. Call it inside `tf.tidy` (or dispose the
+   * result) since it allocates tensors.
    * @param x [B, H, W, C] normalised images
    * @param ctx forward context
    * @returns [B, K] logits
@@ -153,7 +190,10 @@ export class VisionTransformer {
     return this.forwardHead(this.pool(this.forwardFeatures(x, ctx)), ctx);
   }
 
-  /** @returns number of scalar parameters */
+  /**
+   * Counts the model's scalars.
+   * @returns number of scalar parameters
+   */
   paramCount(): number {
     return this.params.count();
   }

@@ -27,6 +27,23 @@ export async function modelTensors(model: VisionTransformer): Promise<NamedArray
  * @param path destination `.safetensors`
  * @param model the model
  * @param metadata strings for `__metadata__` (config, epoch, metrics)
+ * @example
+ * ```ts
+ * import { initBackend } from "../backend/backend.ts";
+ * import { configFromObject } from "../config/load.ts";
+ * import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
+ * import { saveCheckpoint } from "./checkpoint.ts";
+ * await initBackend("cpu");
+ * const config = configFromObject({
+ *   model: { patch_size: 4, d_model: 8, depth: 1, heads: 2 },
+ *   data: { dataset: "synthetic", image_size: 8, num_classes: 3 },
+ * });
+ * const model = new VisionTransformer(vitShapeFromConfig(config), 0);
+ * const path = `${Deno.makeTempDirSync()}/model.safetensors`;
+ * await saveCheckpoint(path, model, { epoch: "1" });
+ * if (Deno.statSync(path).size < model.paramCount() * 4) throw new Error("wrong");
+ * model.dispose();
+ * ```
  */
 export async function saveCheckpoint(
   path: string,
@@ -44,6 +61,25 @@ export async function saveCheckpoint(
  * @returns the file's metadata
  * @throws {CheckpointError} when the file is unreadable or does not fit the model; the model is
  *   left unchanged in that case
+ * @example
+ * ```ts
+ * import { initBackend } from "../backend/backend.ts";
+ * import { configFromObject } from "../config/load.ts";
+ * import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
+ * import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * await initBackend("cpu");
+ * const config = configFromObject({
+ *   model: { patch_size: 4, d_model: 8, depth: 1, heads: 2 },
+ *   data: { dataset: "synthetic", image_size: 8, num_classes: 3 },
+ * });
+ * const path = `${Deno.makeTempDirSync()}/model.safetensors`;
+ * const saved = new VisionTransformer(vitShapeFromConfig(config), 0);
+ * await saveCheckpoint(path, saved, { epoch: "1" });
+ * const loaded = new VisionTransformer(vitShapeFromConfig(config), 1); // other seed, other weights
+ * const metadata = loadCheckpoint(path, loaded);
+ * const [a, b] = [saved, loaded].map((m) => m.params.get("head.weight").dataSync().join());
+ * if (metadata.epoch !== "1" || a !== b) throw new Error("wrong");
+ * ```
  */
 export function loadCheckpoint(
   path: string,

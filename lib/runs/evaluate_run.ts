@@ -15,7 +15,9 @@ import { RUN_FILES } from "./run_dir.ts";
 
 /** Options of {@linkcode evaluateRun}. */
 export interface EvaluateRunOptions {
+  /** `best` (the epoch with the best validation accuracy, the default) or `last`. */
   checkpoint?: "best" | "last";
+  /** The split to evaluate on; `val` by default. */
   split?: SplitName;
   /** Evaluate only the first N examples of the split. */
   limit?: number;
@@ -23,17 +25,25 @@ export interface EvaluateRunOptions {
   predictions?: string;
   /** Overrides the run's backend. */
   backend?: BackendName;
+  /** Examples per forward pass; the config's `train.eval_batch_size` by default. */
   batchSize?: number;
 }
 
 /** What `eval` prints. */
 export interface EvaluateRunResult {
+  /** The split evaluated on. */
   split: SplitName;
+  /** Path of the checkpoint file loaded. */
   checkpoint: string;
+  /** The one-based epoch the checkpoint was saved at, from its metadata; null when it has none. */
   epoch: number | null;
+  /** Mean cross-entropy over the examples (NaN for none). */
   loss: number;
+  /** Fraction of examples classified correctly, in [0, 1] (NaN for none). */
   acc: number;
+  /** Examples evaluated. */
   count: number;
+  /** The tfjs backend it ran on. */
   backend: BackendInfo["name"];
 }
 
@@ -44,6 +54,21 @@ export interface EvaluateRunResult {
  * @returns loss, accuracy and count
  * @throws {UsageError} when runDir is not a run directory; {@linkcode CheckpointError} when its
  *   checkpoint is unreadable or does not fit
+ * @example
+ * ```ts
+ * import { configFromObject } from "../config/load.ts";
+ * import { evaluateRun } from "./evaluate_run.ts";
+ * import { runExperiment } from "./experiment.ts";
+ * const config = configFromObject({
+ *   model: { patch_size: 4, d_model: 16, depth: 1, heads: 2 },
+ *   data: { dataset: "synthetic", image_size: 8, num_classes: 3, synthetic_size: 64 },
+ *   train: { epochs: 1, batch_size: 16, warmup_epochs: 0 },
+ *   run: { name: "doc", backend: "wasm" },
+ * });
+ * const { runDir } = await runExperiment(config, { runsDir: Deno.makeTempDirSync() });
+ * const result = await evaluateRun(runDir, { checkpoint: "last", split: "test" });
+ * if (result.count !== 16 || result.epoch !== 1 || !(result.acc >= 0 && result.acc <= 1)) throw new Error("wrong");
+ * ```
  */
 export async function evaluateRun(runDir: string, options: EvaluateRunOptions = {}): Promise<EvaluateRunResult> {
   if (!existsSync(runDir) || !statSync(runDir).isDirectory()) {

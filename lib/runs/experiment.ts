@@ -34,11 +34,17 @@ export interface ExperimentEvents {
 
 /** Facts about a run as it starts. */
 export interface StartInfo {
+  /** The run directory being written. */
   runDir: string;
+  /** The backend training runs on. */
   backend: BackendInfo;
+  /** Scalar parameters of the model. */
   paramCount: number;
+  /** Examples in the training split. */
   trainCount: number;
+  /** Examples in the validation split (0 without one). */
   valCount: number;
+  /** Optimizer steps in an epoch: whole batches only. */
   stepsPerEpoch: number;
   /** Where a resumed run continues: one-based epoch and step within it; null for a new run. */
   resumedAt: { epoch: number; step: number } | null;
@@ -50,6 +56,7 @@ export interface ExperimentOptions {
   runsDir: string;
   /** The command line, recorded in env.json. */
   command?: string[];
+  /** Callbacks for progress and warnings; none by default. */
   events?: ExperimentEvents;
   /**
    * Aborting stops training after the step in progress, writes a checkpoint and throws
@@ -62,7 +69,9 @@ export interface ExperimentOptions {
 
 /** A run's outcome. */
 export interface ExperimentResult {
+  /** The run directory written. */
   runDir: string;
+  /** summary.json as last written. */
   summary: RunSummary;
 }
 
@@ -73,6 +82,19 @@ export interface ExperimentResult {
  * @returns the run directory and its final summary
  * @throws {VitlabError} subclasses for bad input or failed runs; once the run directory
  *   exists, its summary.json says `failed`, `diverged` or `interrupted`
+ * @example
+ * ```ts
+ * import { configFromObject } from "../config/load.ts";
+ * import { runExperiment } from "./experiment.ts";
+ * const config = configFromObject({
+ *   model: { patch_size: 4, d_model: 16, depth: 1, heads: 2 },
+ *   data: { dataset: "synthetic", image_size: 8, num_classes: 3, synthetic_size: 64 },
+ *   train: { epochs: 1, batch_size: 16, warmup_epochs: 0 },
+ *   run: { name: "doc", backend: "wasm" },
+ * });
+ * const { runDir, summary } = await runExperiment(config, { runsDir: Deno.makeTempDirSync() });
+ * if (summary.status !== "completed" || !Deno.statSync(`${runDir}/metrics.csv`).isFile) throw new Error("wrong");
+ * ```
  */
 export async function runExperiment(config: Config, options: ExperimentOptions): Promise<ExperimentResult> {
   const started = new Date();
@@ -101,6 +123,20 @@ export interface ResumeOptions extends Omit<ExperimentOptions, "runsDir" | "reru
  * @throws {UsageError} when runDir is not a run or has nothing left to train
  * @throws {ConfigError} when an override would change the trajectory
  * @throws {CheckpointError} when the state file is missing, corrupt or from another config
+ * @example
+ * ```ts
+ * import { configFromObject } from "../config/load.ts";
+ * import { resumeExperiment, runExperiment } from "./experiment.ts";
+ * const config = configFromObject({
+ *   model: { patch_size: 4, d_model: 16, depth: 1, heads: 2 },
+ *   data: { dataset: "synthetic", image_size: 8, num_classes: 3, synthetic_size: 64 },
+ *   train: { epochs: 1, batch_size: 16, warmup_epochs: 0 },
+ *   run: { name: "doc", backend: "wasm" },
+ * });
+ * const { runDir } = await runExperiment(config, { runsDir: Deno.makeTempDirSync() });
+ * const { summary } = await resumeExperiment(runDir, { overrides: ["train.epochs=2"] });
+ * if (summary.epochs_completed !== 2 || summary.resumes.length !== 1) throw new Error("not resumed");
+ * ```
  */
 export async function resumeExperiment(runDir: string, options: ResumeOptions = {}): Promise<ExperimentResult> {
   const resumable = readResumable(runDir, options.overrides ?? []);

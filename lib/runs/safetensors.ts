@@ -9,8 +9,11 @@ import { writeFileAtomic } from "./atomic.ts";
 
 /** One named float32 tensor. */
 export interface NamedArray {
+  /** The tensor's key in the file: timm's parameter name in a checkpoint. */
   name: string;
+  /** Its shape; in a checkpoint, timm's layout (e.g. [3D, D] for a qkv weight). */
   shape: number[];
+  /** The values, row-major over `shape`. */
   data: Float32Array;
 }
 

@@ -23,15 +23,21 @@ import { learningRate, type ScheduleOptions } from "./schedule.ts";
 export interface StepEvent {
   /** One-based epoch. */
   epoch: number;
+  /** `train.epochs`: the run's total. */
   epochs: number;
   /** One-based step within the epoch. */
   step: number;
+  /** Optimizer steps in an epoch: whole batches only. */
   stepsPerEpoch: number;
   /** Optimizer steps since the run began. */
   globalStep: number;
+  /** This batch's mean training loss (before the update). */
   loss: number;
+  /** This batch's training accuracy, in [0, 1]. */
   acc: number;
+  /** The learning rate this step used, after warmup and schedule. */
   lr: number;
+  /** Training images per second since the epoch began (or resumed). */
   imagesPerSecond: number;
   /** Seconds since the epoch began. */
   seconds: number;
