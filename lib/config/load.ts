@@ -349,50 +349,8 @@ function _checkCrossField(c: Config, layers: Layer[]): void {
   const fail = (path: string, message: string): never => {
     throw new ConfigError(`${at(path)}: ${message}`);
   };
-  const info = DATASET_INFO[c.data.dataset];
-  const size = c.data.image_size;
-  if (!info.resizable && size !== info.image_size) {
-    fail(
-      "data.image_size",
-      `data.image_size: ${c.data.dataset} images are ${info.image_size}×${info.image_size}, got ${size}`,
-    );
-  }
-  if (!info.resizable && c.data.channels !== info.channels) {
-    fail(
-      "data.channels",
-      `data.channels: ${c.data.dataset} images have ${info.channels} channel(s), got ${c.data.channels}`,
-    );
-  }
-  if (!info.resizable && c.data.num_classes !== info.num_classes) {
-    fail(
-      "data.num_classes",
-      `data.num_classes: ${c.data.dataset} has ${info.num_classes} classes, got ${c.data.num_classes}`,
-    );
-  }
-  if (c.data.path === null && ["cifar10", "cifar100", "idx", "folder"].includes(c.data.dataset)) {
-    const hint = c.data.dataset.startsWith("cifar") ? ` (deno task data ${c.data.dataset} DIR downloads it)` : "";
-    fail(
-      "data.dataset",
-      `data.path: dataset ${c.data.dataset} reads its files from data.path, which is not set${hint}`,
-    );
-  }
-  if (size % c.model.patch_size !== 0) {
-    fail(
-      "model.patch_size",
-      `model.patch_size: image size (${size}) must be divisible by patch size (${c.model.patch_size})`,
-    );
-  }
-  if (c.model.d_model % c.model.heads !== 0) {
-    fail("model.heads", `model.heads: d_model (${c.model.d_model}) must be divisible by heads (${c.model.heads})`);
-  }
-  for (const key of ["mean", "std"] as const) {
-    if (c.data[key].length !== c.data.channels) {
-      fail(
-        `data.${key}`,
-        `data.${key}: expected ${c.data.channels} value(s), one per channel, got ${c.data[key].length}`,
-      );
-    }
-  }
+  _checkDataset(c, fail);
+  _checkModel(c, fail);
   if (c.train.min_lr > c.train.lr) {
     fail("train.min_lr", `train.min_lr (${c.train.min_lr}) must not exceed train.lr (${c.train.lr})`);
   }
@@ -400,6 +358,55 @@ function _checkCrossField(c: Config, layers: Layer[]): void {
     fail(
       "train.warmup_epochs",
       `train.warmup_epochs (${c.train.warmup_epochs}) must not exceed train.epochs (${c.train.epochs})`,
+    );
+  }
+}
+
+type _Fail = (path: string, message: string) => never;
+
+/** A dataset of fixed shape keeps it; file-backed datasets need their folder; one mean/std per channel. */
+function _checkDataset(c: Config, fail: _Fail): void {
+  const d = c.data;
+  const info = DATASET_INFO[d.dataset];
+  if (!info.resizable && d.image_size !== info.image_size) {
+    fail(
+      "data.image_size",
+      `data.image_size: ${d.dataset} images are ${info.image_size}×${info.image_size}, got ${d.image_size}`,
+    );
+  }
+  if (!info.resizable && d.channels !== info.channels) {
+    fail("data.channels", `data.channels: ${d.dataset} images have ${info.channels} channel(s), got ${d.channels}`);
+  }
+  if (!info.resizable && d.num_classes !== info.num_classes) {
+    fail("data.num_classes", `data.num_classes: ${d.dataset} has ${info.num_classes} classes, got ${d.num_classes}`);
+  }
+  if (d.path === null && ["cifar10", "cifar100", "idx", "folder"].includes(d.dataset)) {
+    const hint = d.dataset.startsWith("cifar") ? ` (deno task data ${d.dataset} DIR downloads it)` : "";
+    fail("data.dataset", `data.path: dataset ${d.dataset} reads its files from data.path, which is not set${hint}`);
+  }
+  for (const key of ["mean", "std"] as const) {
+    if (d[key].length !== d.channels) {
+      fail(`data.${key}`, `data.${key}: expected ${d.channels} value(s), one per channel, got ${d[key].length}`);
+    }
+  }
+}
+
+/** Patches tile the image, heads split d_model, and the MLP has at least one hidden unit. */
+function _checkModel(c: Config, fail: _Fail): void {
+  const m = c.model;
+  if (c.data.image_size % m.patch_size !== 0) {
+    fail(
+      "model.patch_size",
+      `model.patch_size: image size (${c.data.image_size}) must be divisible by patch size (${m.patch_size})`,
+    );
+  }
+  if (m.d_model % m.heads !== 0) {
+    fail("model.heads", `model.heads: d_model (${m.d_model}) must be divisible by heads (${m.heads})`);
+  }
+  if (Math.round(m.d_model * m.mlp_ratio) < 1) {
+    fail(
+      "model.mlp_ratio",
+      `model.mlp_ratio: d_model × mlp_ratio (${m.d_model} × ${m.mlp_ratio}) rounds to an MLP of 0 units; it must be at least 1`,
     );
   }
 }

@@ -17,27 +17,15 @@ import { LayerNorm } from "./layer_norm.ts";
 import { Linear } from "./linear.ts";
 import { ParamStore } from "./params.ts";
 import { PatchEmbed } from "./patch_embed.ts";
+import { type VitSize, vitSizeFromConfig } from "../config/size.ts";
 
-/** The model's shape, as the config's `model` and `data` sections give it. */
-export interface VitShape {
-  /** Side of the square input image in pixels (`data.image_size`). */
-  imageSize: number;
-  /** Input channels C (`data.channels`). */
-  channels: number;
-  /** Classes K, the head's width (`data.num_classes`). */
-  numClasses: number;
-  /** Side P of a square patch in pixels; imageSize must divide by it (`model.patch_size`). */
-  patchSize: number;
-  /** Token width D (`model.d_model`). */
-  dModel: number;
-  /** Transformer blocks (`model.depth`). */
-  depth: number;
+/**
+ * The model's shape, as the config's `model` and `data` sections give it: the sizes that decide
+ * its parameter count and FLOPs (lib/config/size.ts) and the rest of the architecture.
+ */
+export interface VitShape extends VitSize {
   /** Attention heads; D must divide by it (`model.heads`). */
   heads: number;
-  /** MLP hidden width over D (`model.mlp_ratio`). */
-  mlpRatio: number;
-  /** Whether the fused qkv projection has a bias (`model.qkv_bias`). */
-  qkvBias: boolean;
   /** Dropout after the position embedding, in the MLP and after projections (`model.dropout`). */
   dropout: number;
   /** Dropout on the attention weights (`model.attn_dropout`). */
@@ -63,15 +51,8 @@ export interface VitShape {
 export function vitShapeFromConfig(config: Config): VitShape {
   const m = config.model;
   return {
-    imageSize: config.data.image_size,
-    channels: config.data.channels,
-    numClasses: config.data.num_classes,
-    patchSize: m.patch_size,
-    dModel: m.d_model,
-    depth: m.depth,
+    ...vitSizeFromConfig(config),
     heads: m.heads,
-    mlpRatio: m.mlp_ratio,
-    qkvBias: m.qkv_bias,
     dropout: m.dropout,
     attnDropout: m.attn_dropout,
     dropPath: m.drop_path,
