@@ -138,6 +138,10 @@ export function fileErrorReason(err: unknown): string {
   const code = (err as { code?: string }).code;
   if (code === "ENOENT") return "no such file";
   if (code === "EISDIR") return "is a directory";
+  if (code === "ENOSPC") return "no space left on the device";
+  if (code === "EACCES" || code === "EPERM") return "permission denied";
+  if (code === "EROFS") return "read-only file system";
+  if (code === "EDQUOT") return "disk quota exceeded";
   return firstLine(err);
 }
 

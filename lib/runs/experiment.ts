@@ -7,15 +7,18 @@
  *
  *   prepare → for each epoch: train, validate, checkpoint, record → finish
  */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { BackendInfo } from "../backend/backend.ts";
 import type { Config } from "../config/schema.ts";
-import { DivergedError, InterruptedError, VitlabError } from "../errors.ts";
+import { DivergedError, InterruptedError, UsageError, VitlabError } from "../errors.ts";
 import { evaluate } from "../train/evaluate.ts";
 import type { EpochProgress, EpochTrainResult, StepEvent } from "../train/trainer.ts";
 import { saveCheckpoint } from "./checkpoint.ts";
 import type { MetricsRow } from "./metrics.ts";
 import { openNewRun, openResumedRun, prepareTraining, readResumable, type RunSession } from "./open_run.ts";
+import { lockRunDir } from "./lock.ts";
+import { removeOrphanTemps } from "./orphans.ts";
 import { RUN_FILES } from "./run_dir.ts";
 import { saveState, type TrainingState } from "./state.ts";
 import { type RunSummary, writeSummary } from "./summary.ts";
@@ -99,9 +102,12 @@ export interface ExperimentResult {
 export async function runExperiment(config: Config, options: ExperimentOptions): Promise<ExperimentResult> {
   const started = new Date();
   const parts = await prepareTraining(config, options.events, options.rerunOf);
+  let session: RunSession | null = null;
   try {
-    return await _train(openNewRun(parts, options, started));
+    session = openNewRun(parts, options, started);
+    return await _train(session);
   } finally {
+    session?.lock.release();
     parts.dispose();
   }
 }
@@ -139,12 +145,27 @@ export interface ResumeOptions extends Omit<ExperimentOptions, "runsDir" | "reru
  * ```
  */
 export async function resumeExperiment(runDir: string, options: ResumeOptions = {}): Promise<ExperimentResult> {
-  const resumable = readResumable(runDir, options.overrides ?? []);
-  const parts = await prepareTraining(resumable.config, options.events, runDir);
+  if (!existsSync(join(runDir, RUN_FILES.config))) {
+    throw new UsageError(`${runDir}: not a run directory (no ${RUN_FILES.config})`);
+  }
+  // One process owns a run: a second resume is refused, a dead owner's lock taken over.
+  const lock = lockRunDir(runDir, (m) => options.events?.onWarning?.(m));
   try {
-    return await _train(openResumedRun(resumable, parts, options));
+    const orphans = removeOrphanTemps(runDir);
+    if (orphans.length) {
+      options.events?.onWarning?.(
+        `removed ${orphans.length} temporary file(s) of killed writes: ${orphans.join(", ")}`,
+      );
+    }
+    const resumable = readResumable(runDir, options.overrides ?? []);
+    const parts = await prepareTraining(resumable.config, options.events, runDir);
+    try {
+      return await _train(await openResumedRun(resumable, parts, options, lock));
+    } finally {
+      parts.dispose();
+    }
   } finally {
-    parts.dispose();
+    lock.release();
   }
 }
 
@@ -235,6 +256,7 @@ async function _validate(
   // With no validation split there is nothing to rank by: best follows last.
   const best = val.count === 0 || prior === null || prior.val_acc === null || row.val_acc > prior.val_acc;
   s.state.lastRow = row;
+  s.state.rows?.push(row);
   if (best) {
     s.state.best = {
       epoch: row.epoch,

@@ -13,18 +13,20 @@ import { loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { datasetFiles, loadTrainVal } from "../data/splits.ts";
-import { CheckpointError, ConfigError, UsageError } from "../errors.ts";
+import { CheckpointError, ConfigError, fileErrorReason, UsageError } from "../errors.ts";
 import { timmArgs } from "../model/timm_args.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
 import { Trainer } from "../train/trainer.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { collectEnv, type RunEnv } from "./env.ts";
 import type { ExperimentEvents, ExperimentOptions, ResumeOptions } from "./experiment.ts";
-import { MetricsWriter, readMetrics } from "./metrics.ts";
+import { lockRunDir, type RunLock } from "./lock.ts";
+import { MetricsWriter } from "./metrics.ts";
+import { reopenMetrics, repairCheckpoints, summaryFromState, summaryProblem } from "./repair.ts";
 import { firstDifference, RESUMABLE_KEYS, trajectoryHash } from "./resume_rules.ts";
 import { createRunDir, RUN_FILES } from "./run_dir.ts";
 import { loadState, type TrainingState } from "./state.ts";
-import { readSummary, type RunSummary, writeSummary } from "./summary.ts";
+import { type RunSummary, writeSummary } from "./summary.ts";
 
 /** Backend, data, model and trainer of a run: what both a new run and a resume need. */
 export interface TrainingParts {
@@ -50,7 +52,10 @@ export interface RunSession extends TrainingParts {
   options: ExperimentOptions | ResumeOptions;
   /** config.yaml's text, stored in every checkpoint. */
   configText: string;
+  /** The config's hash, stored in every checkpoint. */
   configHash: string;
+  /** This process's hold on the run directory; released when training ends. */
+  lock: RunLock;
 }
 
 /**
@@ -93,10 +98,33 @@ export async function prepareTraining(
  * @returns the session, at epoch 0, step 0
  */
 export function openNewRun(parts: TrainingParts, options: ExperimentOptions, started: Date): RunSession {
-  const { config, backend } = parts;
+  // A library caller's config may leave run.name unset: settle it now, so config.yaml (read
+  // back by a resume) names the group the run is filed under.
+  const config: Config = { ...parts.config, run: { ...parts.config.run, name: parts.config.run.name ?? "run" } };
   const hash = configHash(config);
-  const name = config.run.name ?? "run";
-  const runDir = createRunDir(options.runsDir, name, hash, started);
+  const runDir = createRunDir(options.runsDir, config.run.name!, hash, started);
+  const lock = lockRunDir(runDir);
+  try {
+    return _startRun({ ...parts, config }, options, started, runDir, hash, lock);
+  } catch (err) {
+    // Nothing was trained: leave no empty or half-made run directory behind (a full disk).
+    lock.release();
+    try {
+      Deno.removeSync(runDir, { recursive: true });
+    } catch { /* what cannot be removed stays, and the error says why */ }
+    throw err;
+  }
+}
+
+function _startRun(
+  parts: TrainingParts,
+  options: ExperimentOptions,
+  started: Date,
+  runDir: string,
+  hash: string,
+  lock: RunLock,
+): RunSession {
+  const { config, backend } = parts;
   writeConfigYaml(runDir, config);
   const env = collectEnv({
     backend,
@@ -106,19 +134,20 @@ export function openNewRun(parts: TrainingParts, options: ExperimentOptions, sta
     datasetFiles: datasetFiles(config),
   });
   writeFileAtomic(join(runDir, RUN_FILES.env), JSON.stringify(env, null, 2) + "\n");
-  const summary = _newSummary(parts, runDir, name, hash, started, options.rerunOf ?? null);
+  const summary = _newSummary(parts, runDir, config.run.name!, hash, started, options.rerunOf ?? null);
   writeSummary(join(runDir, RUN_FILES.summary), summary);
   const state: TrainingState = {
     completedEpochs: 0,
     progress: null,
     best: null,
     lastRow: null,
+    rows: [],
     trajectoryHash: trajectoryHash(config),
     wallSeconds: 0,
   };
   const metrics = new MetricsWriter(join(runDir, RUN_FILES.metrics), [], parts.trainer.ema !== null);
   const configText = configToYaml(config);
-  return { ...parts, runDir, summary, metrics, state, resumedAt: null, options, configText, configHash: hash };
+  return { ...parts, runDir, summary, metrics, state, resumedAt: null, options, configText, configHash: hash, lock };
 }
 
 function _newSummary(
@@ -162,7 +191,10 @@ export interface Resumable {
   recorded: Config;
   /** The recorded config with the resume's overrides. */
   config: Config;
-  summary: RunSummary;
+  /** summary.json, or null when it is missing or damaged (it is then rebuilt from the state). */
+  summary: RunSummary | null;
+  /** Why summary.json could not be used. */
+  summaryProblem: string | null;
 }
 
 /**
@@ -172,7 +204,7 @@ export interface Resumable {
  * @returns what the resume works from
  * @throws {UsageError} when runDir is not a run
  * @throws {ConfigError} when an override would change the trajectory
- * @throws {CheckpointError} when the state or the summary is missing or unreadable
+ * @throws {CheckpointError} when the state is missing
  */
 export function readResumable(runDir: string, overrides: string[]): Resumable {
   const configPath = join(runDir, RUN_FILES.config);
@@ -192,45 +224,62 @@ export function readResumable(runDir: string, overrides: string[]): Resumable {
       `${statePath}: no training state (the run stopped before its first checkpoint); start it again with --rerun ${runDir}`,
     );
   }
-  const summaryPath = join(runDir, RUN_FILES.summary);
+  let value: unknown = null;
+  let problem: string | null;
   try {
-    return { runDir, recorded, config, summary: readSummary(summaryPath) };
-  } catch {
-    throw new CheckpointError(`${summaryPath}: missing or not valid JSON`);
+    value = JSON.parse(readFileSync(join(runDir, RUN_FILES.summary), "utf8"));
+    problem = summaryProblem(value);
+  } catch (err) {
+    problem = err instanceof SyntaxError ? "not valid JSON" : fileErrorReason(err);
   }
+  return { runDir, recorded, config, summary: problem ? null : value as RunSummary, summaryProblem: problem };
 }
 
 /**
- * Restores the state into the prepared model and optimizer and reopens the run's files: metrics
- * rows up to the state are kept, config.yaml is rewritten when the resume changed a key, and the
- * summary records the resume.
+ * Restores the state into the prepared model and optimizer and reopens the run's files from it:
+ * metrics.csv holds exactly the state's rows, checkpoints the state's epoch, config.yaml the config
+ * of this resume, and summary.json records the resume (rebuilt if it was damaged). Each repair
+ * is told to `options.events.onWarning` in one line.
  * @param r what {@linkcode readResumable} returned
  * @param parts training prepared with `r.config`
  * @param options the command, events
+ * @param lock this process's hold on the run directory
  * @returns the session, where the state left off
- * @throws {CheckpointError} when the state belongs to another config
+ * @throws {CheckpointError} when the state belongs to another config or is damaged
  * @throws {UsageError} when nothing is left to train
  */
-export function openResumedRun(r: Resumable, parts: TrainingParts, options: ResumeOptions): RunSession {
+export async function openResumedRun(
+  r: Resumable,
+  parts: TrainingParts,
+  options: ResumeOptions,
+  lock: RunLock,
+): Promise<RunSession> {
   const { runDir, config, recorded } = r;
-  const statePath = join(runDir, RUN_FILES.state);
-  const state = loadState(statePath, parts.model, parts.trainer.optimizer, parts.trainer.ema);
-  if (state.trajectoryHash !== trajectoryHash(recorded)) {
-    throw new CheckpointError(
-      `${statePath}: written by another config than ${join(runDir, RUN_FILES.config)} (was config.yaml edited?)`,
-    );
-  }
-  if (state.completedEpochs >= config.train.epochs && state.progress === null) {
-    throw new UsageError(
-      `${runDir}: already trained ${state.completedEpochs} of ${config.train.epochs} epochs; ask for more with --set train.epochs=N`,
-    );
-  }
-  const metrics = _reopenMetrics(runDir, state, parts.trainer.ema !== null, options.events);
+  const warn = (message: string) => options.events?.onWarning?.(message);
+  const state = _restoreState(r, parts);
+  const configText = configToYaml(config);
+  const hash = configHash(config);
+  const metrics = reopenMetrics(runDir, state, parts.trainer.ema !== null, warn);
+  const meta = { config: configText, config_hash: hash };
+  await repairCheckpoints(runDir, state, parts.model, parts.trainer.ema, meta, warn);
   // config.yaml always holds the config the run last ran with.
   if (firstDifference(recorded, config) !== null) writeConfigYaml(runDir, config);
   const resumedAt = { epoch: state.completedEpochs + 1, step: state.progress?.step ?? 0 };
+  let prior = r.summary;
+  if (prior === null) {
+    warn(
+      `${
+        join(runDir, RUN_FILES.summary)
+      }: ${r.summaryProblem}; rebuilt from the state (earlier resume records are lost)`,
+    );
+    const { model, trainer } = parts;
+    prior = {
+      ...summaryFromState(runDir, config, state, model.paramCount(), trainer.stepsPerEpoch),
+      config_hash: hash,
+    };
+  }
   const summary: RunSummary = {
-    ...r.summary,
+    ...prior,
     status: "running",
     epochs: config.train.epochs,
     backend: parts.backend.name,
@@ -239,39 +288,34 @@ export function openResumedRun(r: Resumable, parts: TrainingParts, options: Resu
     ended_at: null,
     // Runs from before this field gain it on resume.
     timm: timmArgs(config),
-    resumes: [...(r.summary.resumes ?? []), {
-      at: new Date().toISOString(),
-      ...resumedAt,
-      command: options.command ?? [],
-    }],
+    resumes: [...(prior.resumes ?? []), { at: new Date().toISOString(), ...resumedAt, command: options.command ?? [] }],
   };
   writeSummary(join(runDir, RUN_FILES.summary), summary);
-  const configText = configToYaml(config);
-  return { ...parts, runDir, summary, metrics, state, resumedAt, options, configText, configHash: configHash(config) };
+  return { ...parts, runDir, summary, metrics, state, resumedAt, options, configText, configHash: hash, lock };
 }
 
-/**
- * metrics.csv keeps every row up to the state; rows past it (checkpoint_every > 1) are trained
- * again and written again, identically on cpu and wasm.
- */
-function _reopenMetrics(
-  runDir: string,
-  state: TrainingState,
-  ema: boolean,
-  events: ExperimentEvents | undefined,
-): MetricsWriter {
-  const path = join(runDir, RUN_FILES.metrics);
-  const rows = existsSync(path) ? readMetrics(path) : [];
-  const kept = rows.filter((r) => r.epoch <= state.completedEpochs);
-  if (kept.length < state.completedEpochs && state.lastRow && state.lastRow.epoch === kept.length + 1) {
-    kept.push(state.lastRow);
-  }
-  if (rows.length > kept.length && rows.length > state.completedEpochs) {
-    events?.onWarning?.(
-      `metrics.csv rows after epoch ${state.completedEpochs} (the last checkpoint) will be trained and written again`,
+/** Loads the state into model and optimizer, and checks it is this config's, intact and unfinished. */
+function _restoreState(r: Resumable, parts: TrainingParts): TrainingState {
+  const { runDir, config, recorded } = r;
+  const statePath = join(runDir, RUN_FILES.state);
+  const state = loadState(statePath, parts.model, parts.trainer.optimizer, parts.trainer.ema);
+  if (state.trajectoryHash !== trajectoryHash(recorded)) {
+    throw new CheckpointError(
+      `${statePath}: written by another config than ${join(runDir, RUN_FILES.config)} (was config.yaml edited?)`,
     );
   }
-  return new MetricsWriter(path, kept, ema);
+  const steps = state.completedEpochs * parts.trainer.stepsPerEpoch + (state.progress?.step ?? 0);
+  if (parts.trainer.optimizer.step !== steps) {
+    throw new CheckpointError(
+      `${statePath}: the optimizer took ${parts.trainer.optimizer.step} steps but the position says ${steps}; the state is damaged`,
+    );
+  }
+  if (state.completedEpochs >= config.train.epochs && state.progress === null) {
+    throw new UsageError(
+      `${runDir}: already trained ${state.completedEpochs} of ${config.train.epochs} epochs; ask for more with --set train.epochs=N`,
+    );
+  }
+  return state;
 }
 
 /**

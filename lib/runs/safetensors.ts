@@ -85,7 +85,7 @@ export function decodeSafetensors(bytes: Uint8Array, name: string): SafetensorsF
   const dataLen = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
   const tensors = new Map<string, NamedArray>();
-  let covered = 0;
+  const ranges: [number, number, string][] = [];
   for (const [key, value] of Object.entries(header)) {
     if (key === "__metadata__") {
       for (const [mk, mv] of Object.entries((value ?? {}) as Record<string, unknown>)) metadata[mk] = String(mv);
@@ -100,6 +100,9 @@ export function decodeSafetensors(bytes: Uint8Array, name: string): SafetensorsF
     }
     if (!Array.isArray(offsets) || offsets.length !== 2) fail(`tensor '${key}' has bad data_offsets`);
     const [begin, end] = offsets as [number, number];
+    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end)) {
+      fail(`tensor '${key}' has data_offsets [${begin}, ${end}], not whole byte offsets`);
+    }
     const size = (shape as number[]).reduce((a, b) => a * b, 1);
     if (!(begin >= 0 && end <= dataLen && end - begin === 4 * size)) {
       fail(
@@ -112,9 +115,17 @@ export function decodeSafetensors(bytes: Uint8Array, name: string): SafetensorsF
     const src = new DataView(bytes.buffer, bytes.byteOffset + dataStart + begin, end - begin);
     for (let i = 0; i < size; i++) data[i] = src.getFloat32(4 * i, true);
     tensors.set(key, { name: key, shape: shape as number[], data });
-    covered += end - begin;
+    ranges.push([begin, end, key]);
   }
-  if (covered !== dataLen) fail(`tensors cover ${covered} of ${dataLen} data bytes (truncated or padded file)`);
+  // The format's rule: the tensors tile the data in order, with no overlap and no hole.
+  ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let at = 0;
+  for (const [begin, end, key] of ranges) {
+    if (begin < at) fail(`tensor '${key}' data [${begin}, ${end}) overlaps the tensor before it (which ends at ${at})`);
+    if (begin > at) fail(`data bytes [${at}, ${begin}) belong to no tensor`);
+    at = end;
+  }
+  if (at !== dataLen) fail(`tensors cover ${at} of ${dataLen} data bytes (truncated or padded file)`);
   return { tensors, metadata };
 }
 
@@ -142,6 +153,44 @@ export function readSafetensors(path: string): SafetensorsFile {
     throw new CheckpointError(`${path}: cannot read checkpoint (${fileErrorReason(err)})`);
   }
   return decodeSafetensors(bytes, path);
+}
+
+/**
+ * Reads only a checkpoint's header: its metadata, without the tensors (a quick look at which
+ * epoch a file holds).
+ * @param path the `.safetensors` file
+ * @returns its `__metadata__` strings
+ * @throws {CheckpointError} when the file or its header cannot be read
+ */
+export function readSafetensorsHeader(path: string): { metadata: Record<string, string> } {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true });
+  } catch (err) {
+    throw new CheckpointError(`${path}: cannot read checkpoint (${fileErrorReason(err)})`);
+  }
+  try {
+    const head = new Uint8Array(8);
+    if (file.readSync(head) !== 8) throw new CheckpointError(`${path}: not a readable safetensors checkpoint`);
+    const len = Number(new DataView(head.buffer).getBigUint64(0, true));
+    const size = file.statSync().size;
+    if (len > size - 8 || len > 100 * 2 ** 20) {
+      throw new CheckpointError(`${path}: header length ${len} is not plausible`);
+    }
+    const bytes = new Uint8Array(len);
+    for (let got = 0; got < len;) {
+      const n = file.readSync(bytes.subarray(got));
+      if (n === null) throw new CheckpointError(`${path}: truncated header`);
+      got += n;
+    }
+    const header = JSON.parse(new TextDecoder().decode(bytes)) as { __metadata__?: Record<string, string> };
+    return { metadata: header.__metadata__ ?? {} };
+  } catch (err) {
+    if (err instanceof CheckpointError) throw err;
+    throw new CheckpointError(`${path}: not a readable safetensors checkpoint (${(err as Error).message})`);
+  } finally {
+    file.close();
+  }
 }
 
 const _littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;

@@ -13,6 +13,7 @@ import type { ModelEma } from "../train/ema.ts";
 import type { VitOptimizer } from "../train/optimizer.ts";
 import type { EpochProgress } from "../train/trainer.ts";
 import { loadCheckpoint, modelTensors } from "./checkpoint.ts";
+import { checkStoredState } from "./state_check.ts";
 import type { MetricsRow } from "./metrics.ts";
 import { type NamedArray, readSafetensors, writeSafetensors } from "./safetensors.ts";
 
@@ -26,6 +27,11 @@ export interface TrainingState {
   best: { epoch: number; val_acc: number | null; val_loss: number | null } | null;
   /** metrics.csv row of the last completed epoch, to restore it if the CSV missed it. */
   lastRow: MetricsRow | null;
+  /**
+   * Every completed epoch's metrics row, so that metrics.csv can be rebuilt from the state
+   * alone; states written before vitlab kept them lack it.
+   */
+  rows?: MetricsRow[];
   /** Hash of the config's fields that shape the trajectory (see resume). */
   trajectoryHash: string;
   /** Seconds of training before this state, summed over sessions. */
@@ -90,12 +96,13 @@ export function loadState(
   if (file.metadata.format !== "vitlab-state" || !file.metadata.vitlab_state) {
     throw new CheckpointError(`${path}: not a vitlab training state (no vitlab_state metadata)`);
   }
-  let meta: TrainingState & { optimizerStep: number };
+  let parsed: unknown;
   try {
-    meta = JSON.parse(file.metadata.vitlab_state);
+    parsed = JSON.parse(file.metadata.vitlab_state);
   } catch {
     throw new CheckpointError(`${path}: vitlab_state metadata is not valid JSON`);
   }
+  const meta = checkStoredState(parsed, path);
   const weights = new Map([...file.tensors].filter(([k]) => !k.startsWith(_OPT) && !k.startsWith(_EMA)));
   if (ema) {
     const values = new Map<string, tf.Tensor>();
