@@ -43,8 +43,10 @@ export async function compare(paths: string[], flags: CompareFlags): Promise<voi
   _write(formatTable(table, format, { color }));
 
   if (flags.plot !== undefined) {
-    const { plotSvg } = await import("../lib/compare/plot.ts");
-    const svg = await plotSvg(loaded.runs, flags.groupBy === undefined ? {} : { groupBy: flags.groupBy });
+    const { plotSvg, selectPlotRuns } = await import("../lib/compare/plot.ts");
+    const { runs, note } = selectPlotRuns(loaded.runs);
+    if (note !== null) _say(`note: ${note}`);
+    const svg = await plotSvg(runs, flags.groupBy === undefined ? {} : { groupBy: flags.groupBy });
     let bytes: Uint8Array;
     if (plotKind === "png") {
       const { svgToPng } = await import("../lib/compare/png.ts");

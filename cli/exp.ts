@@ -1,5 +1,4 @@
 /** `exp`: train a config's ViT; the run directory goes to stdout, the rest to stderr. */
-import { join } from "node:path";
 import { loadConfig } from "../lib/config/load.ts";
 import { UsageError } from "../lib/errors.ts";
 import {
@@ -8,7 +7,7 @@ import {
   resumeExperiment,
   runExperiment,
 } from "../lib/runs/experiment.ts";
-import { RUN_FILES } from "../lib/runs/run_dir.ts";
+import { loadRerunConfig } from "../lib/runs/rerun.ts";
 import { Progress, say } from "./progress.ts";
 import { onStopSignals } from "./signals.ts";
 
@@ -44,12 +43,14 @@ export async function exp(configPath: string | undefined, flags: ExpFlags, argv:
       const overrides = [...flags.set, ...(flags.backend !== undefined ? [`run.backend=${flags.backend}`] : [])];
       result = await resumeExperiment(flags.resume, { overrides, command: argv, events, signal: controller.signal });
     } else {
-      const path = flags.rerun !== undefined ? join(flags.rerun, RUN_FILES.config) : configPath!;
-      const config = loadConfig(path, {
+      const loadOptions = {
         overrides: flags.set,
         ...(flags.name !== undefined ? { name: flags.name } : {}),
         ...(flags.backend !== undefined ? { backend: flags.backend } : {}),
-      });
+      };
+      const config = flags.rerun !== undefined
+        ? loadRerunConfig(flags.rerun, loadOptions)
+        : loadConfig(configPath!, loadOptions);
       result = await runExperiment(config, {
         runsDir: flags.runsDir,
         command: argv,

@@ -59,9 +59,9 @@ export function humanText(column: Column, row: Record<string, Cell>): string {
   if (cell === undefined) return "-";
   switch (column.kind) {
     case "config":
-      return cellText(cell);
+      return printable(cellText(cell));
     case "text":
-      return cell === null ? "-" : cellText(cell);
+      return cell === null ? "-" : printable(cellText(cell));
     case "integer": {
       if (typeof cell !== "number") return "-";
       const text = cell.toLocaleString("en-US");
@@ -76,6 +76,24 @@ export function humanText(column: Column, row: Record<string, Cell>): string {
       return cell.std === null || cell.std === 0 ? mean : `${mean} ± ${_fixed(cell.std, column.digits ?? 4)}`;
     }
   }
+}
+
+/**
+ * Text a terminal shows as it is: control characters (newlines, ANSI escapes from a hand-edited
+ * summary.json) become visible escapes, so a cell can neither break the table nor paint it.
+ * @param text a cell's text
+ * @returns the text with each control or format character written as `\n`, `\t` or `\u{…}`
+ * @example
+ * ```ts
+ * import { printable } from "./format.ts";
+ * if (printable("a\nb\u001b[31m") !== "a\\nb\\u{1b}[31m") throw new Error(printable("a\nb\u001b[31m"));
+ * ```
+ */
+export function printable(text: string): string {
+  return text.replace(
+    /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu,
+    (c) => c === "\n" ? "\\n" : c === "\t" ? "\\t" : c === "\r" ? "\\r" : `\\u{${c.codePointAt(0)!.toString(16)}}`,
+  );
 }
 
 function _fixed(value: number, digits: number): string {

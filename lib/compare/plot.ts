@@ -48,6 +48,36 @@ export function curveLabels(runs: RunRecord[], groupBy?: string): { labels: stri
 }
 
 /**
+ * The most runs one plot draws: past a few hundred lines a plot says nothing, and vega's layout
+ * overflows the call stack near 1,600 runs.
+ */
+export const PLOT_MAX_RUNS = 200;
+
+/**
+ * The runs a plot draws: all of them, or the {@linkcode PLOT_MAX_RUNS} with the best validation
+ * accuracy, with a line saying so.
+ * @param runs the runs compared
+ * @returns the runs to draw, and a note when some were left out
+ * @example
+ * ```ts
+ * import { selectPlotRuns } from "./plot.ts";
+ * if (selectPlotRuns([]).note !== null) throw new Error("nothing to leave out");
+ * ```
+ */
+export function selectPlotRuns(runs: RunRecord[]): { runs: RunRecord[]; note: string | null } {
+  if (runs.length <= PLOT_MAX_RUNS) return { runs, note: null };
+  const best = [...runs].sort((a, b) => (b.stats.bestValAcc ?? -1) - (a.stats.bestValAcc ?? -1)).slice(
+    0,
+    PLOT_MAX_RUNS,
+  );
+  return {
+    runs: best,
+    note:
+      `the plot draws the ${PLOT_MAX_RUNS} runs with the best val_acc of ${runs.length} (more lines would be unreadable)`,
+  };
+}
+
+/**
  * The Vega-Lite spec of the learning curves.
  * @param runs the runs
  * @param options grouping and panel size

@@ -64,19 +64,73 @@ const _WASM_HEAP_LIMIT = 1.3 * 2 ** 30;
  */
 export function checkTrainingMemory(config: Config, backend: string): void {
   const est = estimateTrainingMemory(config);
-  const system = Deno.systemMemoryInfo().total;
-  const wasm = backend === "wasm" || backend === "blas";
-  const limit = wasm ? Math.min(system, _WASM_HEAP_LIMIT) : system;
+  const { limit, where } = _memoryLimit(backend);
   if (est.bytes > limit) {
     throw new ConfigError(
       `model and batch need an estimated ${_gib(est.bytes)} GiB to train (${
         est.params.toLocaleString("en-US")
       } parameters, ` +
-        `${_gib(est.activationBytes)} GiB of activations at train.batch_size ${config.train.batch_size}), more than ${
-          wasm ? "what fits the wasm backend's 4 GiB heap," : "this machine's"
-        } ${_gib(limit)} GiB; shrink model.d_model, model.depth or train.batch_size`,
+        `${
+          _gib(est.activationBytes)
+        } GiB of activations at train.batch_size ${config.train.batch_size}), more than ${where} ${
+          _gib(limit)
+        } GiB; shrink model.d_model, model.depth or train.batch_size`,
     );
   }
+}
+
+/**
+ * An evaluation's memory: the weights once and one forward pass's activations, which a
+ * batch's tidy scope keeps until the batch is done.
+ * @param config a resolved config
+ * @param batch examples per forward pass
+ * @returns the estimate, with the same parts as training's
+ * @example
+ * ```ts
+ * import { configFromObject } from "./load.ts";
+ * import { estimateEvalMemory, estimateTrainingMemory } from "./estimate.ts";
+ * const c = configFromObject({});
+ * if (estimateEvalMemory(c, 128).bytes >= estimateTrainingMemory(c).bytes) throw new Error("eval costs less");
+ * ```
+ */
+export function estimateEvalMemory(config: Config, batch: number): MemoryEstimate {
+  const train = estimateTrainingMemory({ ...config, train: { ...config.train, batch_size: batch } });
+  const paramBytes = 4 * train.params;
+  return {
+    params: train.params,
+    paramBytes,
+    activationBytes: train.activationBytes,
+    bytes: paramBytes + train.activationBytes,
+  };
+}
+
+/**
+ * Refuses an evaluation batch that cannot fit, before any work (the wasm backend otherwise
+ * aborts with "memory access out of bounds" mid-run).
+ * @param config a resolved config
+ * @param batch examples per forward pass
+ * @param backend the backend that will run it
+ * @param key what set the batch, for the message (`train.eval_batch_size` or `--batch-size`)
+ * @throws {ConfigError} when the estimate exceeds the backend's memory
+ */
+export function checkEvalMemory(config: Config, batch: number, backend: string, key: string): void {
+  const est = estimateEvalMemory(config, batch);
+  const { limit, where } = _memoryLimit(backend);
+  if (est.bytes > limit) {
+    throw new ConfigError(
+      `${key} ${batch} needs an estimated ${_gib(est.bytes)} GiB to evaluate, more than ${where} ${
+        _gib(limit)
+      } GiB; a smaller ${key} gives the same results`,
+    );
+  }
+}
+
+function _memoryLimit(backend: string): { limit: number; where: string } {
+  const system = Deno.systemMemoryInfo().total;
+  const wasm = backend === "wasm" || backend === "blas";
+  return wasm
+    ? { limit: Math.min(system, _WASM_HEAP_LIMIT), where: "what fits the wasm backend's 4 GiB heap," }
+    : { limit: system, where: "this machine's" };
 }
 
 function _gib(bytes: number): string {

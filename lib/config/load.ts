@@ -161,12 +161,7 @@ function _readFileLayers(path: string, chain: string[]): Layer[] {
   if (chain.includes(file)) {
     throw new ConfigError(`${path}: 'extends' forms a cycle: ${[...chain, file].join(" -> ")}`);
   }
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new ConfigError(`${path}: cannot read config file (${fileErrorReason(err)})`);
-  }
+  const text = _readConfigText(path, file);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const err = doc.errors[0];
@@ -189,7 +184,13 @@ function _readFileLayers(path: string, chain: string[]): Layer[] {
       }
     }
   }
-  const value = doc.toJS() ?? {};
+  let value: unknown;
+  try {
+    // toJS expands aliases, and refuses (with maxAliasCount) a file that would expand without bound.
+    value = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    throw new ConfigError(`${path}: YAML cannot be expanded: ${firstLine(err)}`);
+  }
   if (typeof value !== "object" || Array.isArray(value)) {
     throw new ConfigError(`${path}: expected a mapping of sections (model, data, train, run) at the top level`);
   }
@@ -205,6 +206,30 @@ function _readFileLayers(path: string, chain: string[]): Layer[] {
   }
   layers.push(_layerFromValue(record, path, where));
   return layers;
+}
+
+/** Config files are small text files; anything else (a FIFO, a device, 50 MB) is refused unread. */
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+function _readConfigText(path: string, file: string): string {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(file);
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read config file (${fileErrorReason(err)})`);
+  }
+  if (!info.isFile) {
+    const what = info.isDirectory ? "is a directory" : "not a regular file (a pipe or a device?)";
+    throw new ConfigError(`${path}: cannot read config file (${what})`);
+  }
+  if (info.size > MAX_CONFIG_BYTES) {
+    throw new ConfigError(`${path}: config file is ${info.size} bytes; a config holds at most ${MAX_CONFIG_BYTES}`);
+  }
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read config file (${fileErrorReason(err)})`);
+  }
 }
 
 function _pos(counter: LineCounter, node: unknown, path: string): string {
@@ -234,7 +259,8 @@ function _layerFromValue(value: unknown, source: string, where: Map<string, stri
     values[section] = {};
     for (const [key, v] of Object.entries(inner as Record<string, unknown>)) {
       const path = `${section}.${key}`;
-      const spec = fields[key];
+      // Own keys only: `constructor` or `__proto__` must not find Object.prototype's members.
+      const spec = Object.hasOwn(fields, key) ? fields[key] : undefined;
       const at = where.get(path) ?? source;
       if (!spec) {
         const all = SECTIONS.flatMap((s) => Object.keys(SCHEMA[s]).map((k) => `${s}.${k}`));
@@ -351,6 +377,13 @@ function _checkCrossField(c: Config, layers: Layer[]): void {
   };
   _checkDataset(c, fail);
   _checkModel(c, fail);
+  const name = c.run.name;
+  if (name !== null && !/^(?!-)(?=.*\S)[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+$/u.test(name)) {
+    fail(
+      "run.name",
+      `run.name: expected one line of printable characters, not starting with '-', got ${JSON.stringify(name)}`,
+    );
+  }
   if (c.train.min_lr > c.train.lr) {
     fail("train.min_lr", `train.min_lr (${c.train.min_lr}) must not exceed train.lr (${c.train.lr})`);
   }

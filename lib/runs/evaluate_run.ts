@@ -3,15 +3,20 @@ import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "csv-stringify/sync";
 import { type BackendInfo, initBackend } from "../backend/backend.ts";
-import { loadConfig } from "../config/load.ts";
+import { parse as parseYaml } from "yaml";
+import { checkEvalMemory } from "../config/estimate.ts";
+import { configFromObject, loadConfig } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
 import type { BackendName } from "../config/schema.ts";
 import { loadSplit, type SplitName } from "../data/splits.ts";
-import { UsageError } from "../errors.ts";
+import { CheckpointError, firstLine, UsageError } from "../errors.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
+import { firstDifference, RESUMABLE_KEYS, trajectoryHash } from "./resume_rules.ts";
 import { RUN_FILES } from "./run_dir.ts";
+import { readSafetensorsHeader } from "./safetensors.ts";
 
 /** Options of {@linkcode evaluateRun}. */
 export interface EvaluateRunOptions {
@@ -79,14 +84,22 @@ export async function evaluateRun(runDir: string, options: EvaluateRunOptions = 
   const config = loadConfig(configPath);
   const which = options.checkpoint ?? "best";
   const ckpt = join(runDir, which === "best" ? RUN_FILES.best : RUN_FILES.last);
+  checkpointMatchesConfig(ckpt, config, configPath);
   const split = options.split ?? "val";
   const backend = await initBackend(options.backend ?? config.run.backend);
+  const batch = options.batchSize ?? config.train.eval_batch_size;
+  checkEvalMemory(
+    config,
+    batch,
+    backend.name,
+    options.batchSize !== undefined ? "--batch-size" : "train.eval_batch_size",
+  );
   const set = loadSplit(config, split);
   const model = new VisionTransformer(vitShapeFromConfig(config), config.train.seed);
   try {
     const meta = loadCheckpoint(ckpt, model);
     const norm = { mean: config.data.mean, std: config.data.std };
-    const r = await evaluate(model, set, norm, options.batchSize ?? config.train.eval_batch_size, {
+    const r = await evaluate(model, set, norm, batch, {
       ...(options.limit !== undefined ? { limit: options.limit } : {}),
       logits: options.predictions !== undefined,
     });
@@ -104,6 +117,51 @@ export async function evaluateRun(runDir: string, options: EvaluateRunOptions = 
     };
   } finally {
     model.dispose();
+  }
+}
+
+/**
+ * A checkpoint carries the config it was trained with: refuse to evaluate it under a config.yaml
+ * that would build another model or another split (an edited or emptied file). Keys a resume may
+ * change (epochs, backend, …) do not count.
+ * @param ckpt the checkpoint file
+ * @param config the run's config as config.yaml has it now
+ * @param configPath config.yaml, for the message
+ * @throws {CheckpointError} on a mismatch or an unreadable checkpoint
+ * @example
+ * ```ts
+ * import { configFromObject } from "../config/load.ts";
+ * import { checkpointMatchesConfig } from "./evaluate_run.ts";
+ * import { writeSafetensors } from "./safetensors.ts";
+ * const path = `${Deno.makeTempDirSync()}/last.safetensors`;
+ * writeSafetensors(path, [], { config: "train: {seed: 1}\n" });
+ * checkpointMatchesConfig(path, configFromObject({ train: { seed: 1 } }), "config.yaml"); // same: no error
+ * let refused = false;
+ * try {
+ *   checkpointMatchesConfig(path, configFromObject({ train: { seed: 2 } }), "config.yaml");
+ * } catch {
+ *   refused = true;
+ * }
+ * if (!refused) throw new Error("an edited seed was let through");
+ * ```
+ */
+export function checkpointMatchesConfig(ckpt: string, config: Config, configPath: string): void {
+  const text = readSafetensorsHeader(ckpt).metadata.config;
+  if (text === undefined) return; // a timm file placed in the run: nothing to compare
+  let trained: Config;
+  try {
+    trained = configFromObject(parseYaml(text));
+  } catch (err) {
+    throw new CheckpointError(`${ckpt}: its config metadata does not load (${firstLine(err)})`);
+  }
+  const diff = trajectoryHash(trained) === trajectoryHash(config)
+    ? null
+    : firstDifference(trained, config, RESUMABLE_KEYS) ?? "its trajectory hash differs";
+  if (diff !== null) {
+    throw new CheckpointError(
+      `${ckpt} was trained with another config than ${configPath} (${diff}); was config.yaml edited? ` +
+        `The checkpoint's own config is in its metadata`,
+    );
   }
 }
 

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type BackendInfo, initBackend } from "../backend/backend.ts";
 import { configToYaml } from "../config/dump.ts";
-import { checkTrainingMemory } from "../config/estimate.ts";
+import { checkEvalMemory, checkTrainingMemory } from "../config/estimate.ts";
 import { configHash } from "../config/hash.ts";
 import { loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
@@ -72,6 +72,7 @@ export async function prepareTraining(
 ): Promise<TrainingParts> {
   const backend = await initBackend(config.run.backend);
   checkTrainingMemory(config, backend.name);
+  checkEvalMemory(config, config.train.eval_batch_size, backend.name, "train.eval_batch_size");
   if (compareWith !== undefined) _compareEnv(compareWith, backend, events);
   const { train, val } = loadTrainVal(config);
   const model = new VisionTransformer(vitShapeFromConfig(config), config.train.seed);

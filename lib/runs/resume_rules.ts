@@ -41,11 +41,13 @@ export function trajectoryHash(config: Config): string {
 /**
  * @param a one config
  * @param b another
+ * @param ignore `section.key`s not to compare
  * @returns the first key whose value differs, as `section.key was X, now Y`, or null
  */
-export function firstDifference(a: Config, b: Config): string | null {
+export function firstDifference(a: Config, b: Config, ignore: readonly string[] = []): string | null {
   for (const [section, values] of Object.entries(a)) {
     for (const [key, value] of Object.entries(values as Record<string, unknown>)) {
+      if (ignore.includes(`${section}.${key}`)) continue;
       const other = (b as unknown as Record<string, Record<string, unknown>>)[section]![key];
       if (JSON.stringify(value) !== JSON.stringify(other)) {
         return `${section}.${key} was ${JSON.stringify(value)}, now ${JSON.stringify(other)}`;
