@@ -438,6 +438,103 @@ const CASES: Case[] = [
     code: 2,
     words: [/--name cannot be used with --resume/],
   },
+  // Hostile files and names (issue 14).
+  {
+    name: "extends a FIFO (would hang reading it)",
+    args: async (d) => {
+      await new Deno.Command("mkfifo", { args: [join(d, "pipe.yaml")] }).output();
+      return ["exp", yaml(d, "extends: pipe.yaml\n")];
+    },
+    code: 2,
+    words: [/pipe\.yaml: cannot read config file \(not a regular file/],
+  },
+  {
+    name: "extends /dev/zero (would grow without bound)",
+    args: cfg("extends: /dev/zero\n"),
+    code: 2,
+    words: [/\/dev\/zero: cannot read config file \(not a regular file/],
+  },
+  {
+    name: "a config file over 1 MiB",
+    args: (d) => ["exp", yaml(d, "# " + "x".repeat(2 ** 20) + "\nmodel: {depth: 2}\n")],
+    code: 2,
+    words: [/bad\.yaml: config file is \d+ bytes; a config holds at most 1048576/],
+  },
+  {
+    name: "a YAML alias bomb",
+    args: cfg(
+      "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n" +
+        "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n",
+    ),
+    code: 2,
+    words: [/bad\.yaml: YAML cannot be expanded: Excessive alias count/],
+  },
+  {
+    name: "--set model.constructor",
+    args: set("model.constructor=1"),
+    code: 2,
+    words: [/unknown key 'model\.constructor'/],
+  },
+  { name: "--set train.valueOf", args: set("train.valueOf=1"), code: 2, words: [/unknown key 'train\.valueOf'/] },
+  {
+    name: "--set run.__defineGetter__",
+    args: set("run.__defineGetter__=1"),
+    code: 2,
+    words: [/unknown key 'run\.__defineGetter__'/],
+  },
+  {
+    name: "a toString key in a file",
+    args: cfg("model: { toString: 1 }\n"),
+    code: 2,
+    words: [/bad\.yaml:1:\d+: unknown key 'model\.toString'/],
+  },
+  {
+    name: "run.name with a newline",
+    args: set('run.name="a\\nb"'),
+    code: 2,
+    words: [/run\.name: expected one line of printable characters, not starting with '-', got "a\\nb"/],
+  },
+  { name: "run.name starting with -", args: set("run.name=-rf"), code: 2, words: [/run\.name: expected one line/] },
+  { name: "run.name of spaces", args: set("run.name='   '"), code: 2, words: [/run\.name: expected one line/] },
+  {
+    name: "an MLP width that rounds to 0",
+    args: set("model.mlp_ratio=1e-300"),
+    code: 2,
+    words: [/model\.mlp_ratio: d_model × mlp_ratio \(16 × 1e-300\) rounds to an MLP of 0 units/],
+  },
+  {
+    name: "an evaluation batch that cannot fit",
+    args: (d) => ["exp", "configs/vit-small.yaml", "--set", "train.eval_batch_size=65536", "--runs-dir", d],
+    code: 2,
+    words: [/train\.eval_batch_size 65536 needs an estimated [\d.]+ GiB to evaluate/],
+  },
+  {
+    name: "eval --batch-size that cannot fit",
+    args: async (d) => ["eval", await finishedRun(d), "--batch-size", "1000000"],
+    code: 2,
+    words: [/--batch-size 1000000 needs an estimated [\d.]+ GiB to evaluate/],
+  },
+  {
+    name: "eval after config.yaml's seed was edited (another split)",
+    args: async (d) => {
+      const run = await finishedRun(d);
+      const p = join(run, "config.yaml");
+      Deno.writeTextFileSync(p, Deno.readTextFileSync(p).replace(/seed: 0/, "seed: 7"));
+      return ["eval", run];
+    },
+    code: 1,
+    words: [/best\.safetensors was trained with another config than .*config\.yaml \(train\.seed was 0, now 7\)/],
+  },
+  {
+    name: "--rerun of a run whose config.yaml was emptied",
+    args: async (d) => {
+      const run = await finishedRun(d);
+      Deno.writeTextFileSync(join(run, "config.yaml"), "");
+      return ["exp", "--rerun", run, "--runs-dir", d];
+    },
+    code: 1,
+    words: [/state\.safetensors was trained with another config than .*config\.yaml \(model\./],
+  },
 ];
 
 Deno.test("the catalogue holds at least 40 cases", () => {

@@ -260,6 +260,11 @@ export async function openResumedRun(
   const state = _restoreState(r, parts);
   const configText = configToYaml(config);
   const hash = configHash(config);
+  if (state.completedEpochs >= config.train.epochs && state.progress === null) {
+    warn(
+      `${runDir} had trained all ${state.completedEpochs} epochs but stopped before its files were written; completing them`,
+    );
+  }
   const metrics = reopenMetrics(runDir, state, parts.trainer.ema !== null, warn);
   const meta = { config: configText, config_hash: hash };
   await repairCheckpoints(runDir, state, parts.model, parts.trainer.ema, meta, warn);
@@ -311,7 +316,8 @@ function _restoreState(r: Resumable, parts: TrainingParts): TrainingState {
       `${statePath}: the optimizer took ${parts.trainer.optimizer.step} steps but the position says ${steps}; the state is damaged`,
     );
   }
-  if (state.completedEpochs >= config.train.epochs && state.progress === null) {
+  // A run killed after its last state but before its other files is finished here, not refused.
+  if (state.completedEpochs >= config.train.epochs && state.progress === null && r.summary?.status === "completed") {
     throw new UsageError(
       `${runDir}: already trained ${state.completedEpochs} of ${config.train.epochs} epochs; ask for more with --set train.epochs=N`,
     );

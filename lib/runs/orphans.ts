@@ -1,11 +1,10 @@
 /** Temporary files that killed writers left behind in a run directory. */
 import { join } from "node:path";
-import { processAlive } from "./lock.ts";
 
 /**
- * Removes the `*.tmp-PID` files of processes that are no longer running from a run directory and
- * its `checkpoints/` folder (writeFileAtomic's temporaries, left by a `kill -9` mid-write).
- * Call it only while holding the run's lock.
+ * Removes other processes' `*.tmp-PID` files from a run directory and its `checkpoints/` folder
+ * (writeFileAtomic's temporaries, left by a `kill -9` mid-write). Call it only while holding the
+ * run's lock: then no other process writes there, so every such file is an orphan.
  * @param runDir the run directory
  * @returns the removed files' paths, relative to runDir
  * @example
@@ -27,7 +26,7 @@ export function removeOrphanTemps(runDir: string): string[] {
     }
     for (const e of entries) {
       const m = /\.tmp-(\d+)$/.exec(e.name);
-      if (!e.isFile || !m || processAlive(Number(m[1]))) continue;
+      if (!e.isFile || !m || Number(m[1]) === Deno.pid) continue;
       try {
         Deno.removeSync(join(runDir, sub, e.name));
         removed.push(sub ? `${sub}/${e.name}` : e.name);

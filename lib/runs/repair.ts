@@ -51,12 +51,10 @@ export function reopenMetrics(
     const writer = new MetricsWriter(path, state.rows, ema);
     const after = readFileSync(path, "utf8");
     const kept = rows?.filter((r) => r.epoch <= state.completedEpochs).length ?? 0;
-    if (before !== null && !before.startsWith(after) && !after.startsWith(before)) {
-      warn(
-        `${path}: ${
-          problem ?? `held ${kept} of the state's ${state.completedEpochs} epochs as written`
-        }; rewritten from the state`,
-      );
+    if (problem !== null) {
+      warn(`${path}: ${problem}; rewritten from the state`);
+    } else if (before !== null && !before.startsWith(after) && !after.startsWith(before)) {
+      warn(`${path}: its rows differed from the state's; rewritten from the state`);
     } else if (after.length > (before?.length ?? 0) && state.completedEpochs > 0) {
       warn(`${path}: held ${kept} of the state's ${state.completedEpochs} epochs; the rest restored from the state`);
     }
