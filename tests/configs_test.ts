@@ -36,12 +36,15 @@ for (const f of files) {
     // ViT-Lite keeps its model but takes a batch of 8, as its batch 128 does not fit wasm's heap.
     const batch = shipped.data.dataset === "cifar10" ? 8 : shipped.train.batch_size;
     const subset = Math.ceil((batch + 2) / (1 - shipped.data.val_fraction));
+    // As many micro-batches as the shipped config cuts its batch into.
+    const micro = shipped.train.micro_batch > 0 ? batch / (shipped.train.batch_size / shipped.train.micro_batch) : 0;
     const config = loadConfig(dir + f, {
       overrides: [
         ...dataOverrides(text),
         "train.epochs=1",
         "train.warmup_epochs=0",
         `train.batch_size=${batch}`,
+        `train.micro_batch=${micro}`,
         `data.subset=${subset}`,
         "run.backend=wasm",
       ],

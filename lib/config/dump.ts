@@ -1,6 +1,6 @@
 /** Writing a resolved config back out as YAML. */
 import { stringify } from "yaml";
-import type { Config } from "./schema.ts";
+import { type Config, withoutLaterDefaults } from "./schema.ts";
 
 /**
  * @param config a resolved config
@@ -9,5 +9,5 @@ import type { Config } from "./schema.ts";
  */
 export function configToYaml(config: Config, header: string[] = []): string {
   const comments = header.map((line) => `# ${line}\n`).join("");
-  return comments + stringify(config, { lineWidth: 0 });
+  return comments + stringify(withoutLaterDefaults(config), { lineWidth: 0 });
 }

@@ -39,7 +39,11 @@ export function estimateTrainingMemory(config: Config): MemoryEstimate {
   // Per block and example: token-sized tensors (norms, qkv, split heads, projections, MLP
   // hidden and GELU) and three [heads, T, T] attention maps.
   const perBlock = t * m.d_model * (14 + 3 * m.mlp_ratio) + 3 * m.heads * t * t;
-  const activationBytes = 4 * config.train.batch_size * m.depth * perBlock;
+  // Micro-batches run one after another: only one holds activations at a time.
+  const batch = config.train.micro_batch > 0
+    ? Math.min(config.train.micro_batch, config.train.batch_size)
+    : config.train.batch_size;
+  const activationBytes = 4 * batch * m.depth * perBlock;
   return { params, paramBytes, activationBytes, bytes: paramBytes + activationBytes };
 }
 
@@ -74,7 +78,7 @@ export function checkTrainingMemory(config: Config, backend: string): void {
           _gib(est.activationBytes)
         } GiB of activations at train.batch_size ${config.train.batch_size}), more than ${where} ${
           _gib(limit)
-        } GiB; shrink model.d_model, model.depth or train.batch_size`,
+        } GiB; shrink model.d_model, model.depth or train.batch_size, or set train.micro_batch`,
     );
   }
 }
@@ -94,7 +98,7 @@ export function checkTrainingMemory(config: Config, backend: string): void {
  * ```
  */
 export function estimateEvalMemory(config: Config, batch: number): MemoryEstimate {
-  const train = estimateTrainingMemory({ ...config, train: { ...config.train, batch_size: batch } });
+  const train = estimateTrainingMemory({ ...config, train: { ...config.train, batch_size: batch, micro_batch: 0 } });
   const paramBytes = 4 * train.params;
   return {
     params: train.params,

@@ -1,5 +1,6 @@
 /** Stable hashing of configs and files. */
 import { createHash } from "node:crypto";
+import { withoutLaterDefaults } from "./schema.ts";
 
 /**
  * JSON with object keys sorted at every level, so equal configs serialise equally.
@@ -29,5 +30,5 @@ export function canonicalJson(value: unknown): string {
  * ```
  */
 export function configHash(config: unknown): string {
-  return createHash("sha256").update(canonicalJson(config)).digest("hex");
+  return createHash("sha256").update(canonicalJson(withoutLaterDefaults(config))).digest("hex");
 }

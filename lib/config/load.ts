@@ -384,6 +384,12 @@ function _checkCrossField(c: Config, layers: Layer[]): void {
       `run.name: expected one line of printable characters, not starting with '-', got ${JSON.stringify(name)}`,
     );
   }
+  if (c.train.micro_batch > 0 && c.train.batch_size % c.train.micro_batch !== 0) {
+    fail(
+      "train.micro_batch",
+      `train.micro_batch: train.batch_size (${c.train.batch_size}) must divide by it, got ${c.train.micro_batch}`,
+    );
+  }
   if (c.train.min_lr > c.train.lr) {
     fail("train.min_lr", `train.min_lr (${c.train.min_lr}) must not exceed train.lr (${c.train.lr})`);
   }

@@ -51,6 +51,7 @@ export interface ConfigInput {
   train: {
     epochs: number;
     batch_size: number;
+    micro_batch: number;
     eval_batch_size: number;
     optimizer: "adamw" | "adam" | "sgd";
     lr: number;
@@ -296,6 +297,14 @@ export const SCHEMA: { [S in Section]: { [K in keyof ConfigInput[S]]: FieldSpec 
       max: 65536,
       doc: "Examples per optimizer step. 128 with lr 1e-3 is a well-tried pair for small ViTs.",
     },
+    micro_batch: {
+      kind: "int",
+      default: 0,
+      min: 0,
+      max: 65536,
+      doc:
+        "Examples per micro-batch: each step's batch is cut into micro-batches of this size, in order, whose gradients are summed in that order before the step's one update (gradient accumulation: a batch too big for memory trains as several). train.batch_size must divide by it; 0 takes the whole batch at once.",
+    },
     eval_batch_size: {
       kind: "int",
       default: 500,
@@ -539,6 +548,27 @@ export const VARIANTS: Readonly<
   s: { d_model: 384, depth: 12, heads: 6, mlp_ratio: 4 },
   b: { d_model: 768, depth: 12, heads: 12, mlp_ratio: 4 },
 });
+
+/**
+ * Keys added after runs already existed, with the default that matches how those runs trained.
+ * At that default they are left out of config hashes and of config.yaml, so older runs keep
+ * their hashes (and resume), and a run that does not use the key writes the same bytes as before.
+ */
+export const ADDED_LATER: Readonly<Record<string, unknown>> = Object.freeze({ "train.micro_batch": 0 });
+
+/**
+ * @param config a config, resolved or not
+ * @returns a copy without the {@linkcode ADDED_LATER} keys that hold their default
+ */
+export function withoutLaterDefaults<T>(config: T): T {
+  if (config === null || typeof config !== "object") return config;
+  const out = structuredClone(config) as Record<string, Record<string, unknown> | undefined>;
+  for (const [path, value] of Object.entries(ADDED_LATER)) {
+    const [section, key] = path.split(".") as [string, string];
+    if (out[section] && Object.hasOwn(out[section]!, key) && out[section]![key] === value) delete out[section]![key];
+  }
+  return out as T;
+}
 
 /** @returns a fresh copy of the defaults */
 export function defaultConfig(): ConfigInput {

@@ -186,25 +186,10 @@ export class Trainer {
   ): Promise<{ loss: number; correct: number }> {
     const t = this.config.train;
     const params = this.model.params.list();
-    const vars = params.map((p) => p.variable);
-    const out = tf.tidy(() => {
-      const { x, y, targets } = batchTensors(this.train, batch);
-      let logits: tf.Tensor2D | null = null;
-      const { value, grads } = tf.variableGrads(() => {
-        logits = tf.keep(this.model.apply(x, { training: true, rng }));
-        return targets
-          ? softCrossEntropy(logits, targets, t.label_smoothing)
-          : crossEntropy(logits, y, t.label_smoothing);
-      }, vars);
-      const kept = logits! as tf.Tensor2D;
-      const c = correctCount(kept, y);
-      kept.dispose();
-      const norm = globalNorm(grads);
-      // One read-back per step: concurrent reads of several scalars returned stale values
-      // on WebGPU under Deno, and one transfer is cheaper everywhere.
-      // [3]: loss, correct, grad norm; gradients in the parameters' order
-      return { stats: tf.stack([value, c, norm]), grads: vars.map((v) => grads[v.name]!) };
-    });
+    const micro = t.micro_batch > 0 && t.micro_batch < batch.labels.length ? t.micro_batch : 0;
+    const out = micro === 0 ? this.#wholeBatch(batch, rng) : this.#microBatches(batch, micro, epoch, globalStep);
+    // One read-back per step: concurrent reads of several scalars returned stale values
+    // on WebGPU under Deno, and one transfer is cheaper everywhere.
     const [loss, correct, gradNorm] = Array.from(await out.stats.data()) as [number, number, number];
     // Gradients are applied only after this check, so a bad step never reaches the weights.
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
@@ -217,6 +202,87 @@ export class Trainer {
     tf.dispose(out);
     this.ema?.update(this.model);
     return { loss, correct };
+  }
+
+  /**
+   * Loss and gradients of some examples, the loss weighted by their share of the batch.
+   * @returns the weighted loss, the correct count, and one gradient per parameter in their order
+   */
+  #lossAndGrads(
+    part: HostBatch,
+    rng: Rng,
+    weight: number,
+  ): { loss: tf.Scalar; correct: tf.Scalar; grads: tf.Tensor[] } {
+    const t = this.config.train;
+    const vars = this.model.params.list().map((p) => p.variable);
+    const { x, y, targets } = batchTensors(this.train, part);
+    let logits: tf.Tensor2D | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      logits = tf.keep(this.model.apply(x, { training: true, rng }));
+      const loss = targets
+        ? softCrossEntropy(logits, targets, t.label_smoothing)
+        : crossEntropy(logits, y, t.label_smoothing);
+      return weight === 1 ? loss : tf.mul(loss, weight) as tf.Scalar;
+    }, vars);
+    const kept = logits! as tf.Tensor2D;
+    const correct = correctCount(kept, y);
+    kept.dispose();
+    return { loss: value, correct, grads: vars.map((v) => grads[v.name]!) };
+  }
+
+  /** The whole batch at once: `stats` [3] is loss, correct, gradient norm. */
+  #wholeBatch(batch: HostBatch, rng: Rng): { stats: tf.Tensor1D; grads: tf.Tensor[] } {
+    return tf.tidy(() => {
+      const r = this.#lossAndGrads(batch, rng, 1);
+      const norm = globalNorm(Object.fromEntries(r.grads.map((g, i) => [String(i), g])));
+      return { stats: tf.stack([r.loss, r.correct, norm]) as tf.Tensor1D, grads: r.grads };
+    });
+  }
+
+  /**
+   * The batch as micro-batches of `micro` examples, in order, each with dropout and drop-path
+   * masks from its own stream (`dropout/<epoch>/<step>/<micro-batch>`), so the masks belong to
+   * the micro-batch whoever computes it. Their gradients are summed in the same fixed order, and
+   * only one micro-batch's activations are alive at a time.
+   */
+  #microBatches(
+    batch: HostBatch,
+    micro: number,
+    epoch: number,
+    globalStep: number,
+  ): { stats: tf.Tensor1D; grads: tf.Tensor[] } {
+    const n = batch.labels.length;
+    const perImage = batch.pixels.length / n;
+    const k = batch.targets ? batch.targets.length / n : 0;
+    type Sum = { loss: tf.Scalar; correct: tf.Scalar; grads: tf.Tensor[] };
+    let sum: Sum | null = null;
+    for (let m = 0; m * micro < n; m++) {
+      const [a, b] = [m * micro, (m + 1) * micro];
+      const part: HostBatch = {
+        pixels: batch.pixels.subarray(a * perImage, b * perImage),
+        labels: batch.labels.subarray(a, b),
+        targets: batch.targets ? batch.targets.subarray(a * k, b * k) : null,
+      };
+      const rng = Rng.fromSeed(this.config.train.seed, `dropout/${epoch}/${globalStep}/${m}`);
+      const prev = sum as Sum | null;
+      sum = tf.tidy((): Sum => {
+        const r = this.#lossAndGrads(part, rng, micro / n);
+        if (prev === null) return r;
+        return {
+          loss: tf.add(prev.loss, r.loss) as tf.Scalar,
+          correct: tf.add(prev.correct, r.correct) as tf.Scalar,
+          grads: prev.grads.map((g, i) => tf.add(g, r.grads[i]!)),
+        };
+      });
+      if (prev !== null) tf.dispose([prev.loss, prev.correct, ...prev.grads]);
+    }
+    const total = sum as unknown as Sum;
+    const stats = tf.tidy(() => {
+      const norm = globalNorm(Object.fromEntries(total.grads.map((g, i) => [String(i), g])));
+      return tf.stack([total.loss, total.correct, norm]) as tf.Tensor1D;
+    });
+    tf.dispose([total.loss, total.correct]);
+    return { stats, grads: total.grads };
   }
 
   /** Frees the optimizer state and the moving average (the model is the caller's). */
