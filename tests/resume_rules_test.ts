@@ -19,6 +19,7 @@ Deno.test("every resumable key leaves the trajectory hash alone; every other key
     "run.backend": "run.backend=cpu",
     "run.tags": "run.tags=[x]",
     "run.prefetch": "run.prefetch=0",
+    "run.workers": "run.workers=2",
   };
   assert.deepEqual(Object.keys(changed).sort(), [...RESUMABLE_KEYS].sort());
   for (const o of Object.values(changed)) assert.equal(trajectoryHash(tinyConfig([o])), trajectoryHash(base), o);

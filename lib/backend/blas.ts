@@ -105,8 +105,20 @@ export const BLAS_PARALLEL_MIN_MACS = 2 ** 22;
 
 let _maxThreads: number | null = null;
 let _threads = 0;
+let _threadCap = Infinity;
 
-function _setThreads(n: number): void {
+/**
+ * Caps the threads every product may use. Replicas training side by side each take one (a
+ * two-thread product would wait for the busy core), and a run whose steps are split into
+ * micro-batches always uses one, so its bytes do not depend on how many replicas computed them.
+ * @param n the most threads a product may use
+ */
+export function capBlasThreads(n: number): void {
+  _threadCap = Math.max(1, n);
+}
+
+function _setThreads(wanted: number): void {
+  const n = Math.min(wanted, _threadCap);
   if (n !== _threads) {
     _lib!.symbols.openblas_set_num_threads(n);
     _threads = n;

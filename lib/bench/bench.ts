@@ -23,6 +23,8 @@ export interface BenchResult {
   backend: BackendInfo["name"];
   device: string;
   batch: number;
+  /** Threads computing each step's micro-batches (1 without train.micro_batch). */
+  replicas: number;
   steps: number;
   ms_per_step: number;
   images_per_second: number;
@@ -68,11 +70,13 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
   bench.train.warmup_epochs = 0;
   const model = new VisionTransformer(shape, config.train.seed);
   const trainer = new Trainer(bench, model, set);
+  let replicas = 1;
   const times: number[] = [];
   let peak = 0;
   let last = 0;
   let products: ProductShape[] = [];
   try {
+    replicas = await trainer.startReplicas(backend.name);
     await trainer.trainEpoch(0, {
       onStep: (e) => {
         const now = e.seconds * 1000;
@@ -97,6 +101,7 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     backend: backend.name,
     device: backend.device,
     batch,
+    replicas,
     steps: times.length,
     ms_per_step: roundTo(ms, 2),
     images_per_second: roundTo(ips, 1),

@@ -108,6 +108,8 @@ function _type(spec: FieldSpec): string {
       return `list of numbers${n}`;
     case "strings":
       return "list of strings";
+    case "count":
+      return "auto or integer";
     case "int":
       return `integer${n}`;
     case "float":

@@ -298,6 +298,11 @@ function _checkValue(value: unknown, spec: FieldSpec, path: string, at: string):
       return value;
     case "string":
       return typeof value === "string" && value !== "" ? value : fail("a non-empty string");
+    case "count":
+      if (value === "auto") return value;
+      return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= spec.max
+        ? value
+        : fail(_describe(spec));
     case "strings":
       if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) return fail("a list of strings");
       return [...value];
@@ -347,6 +352,8 @@ function _describe(spec: FieldSpec): string {
       return `a string${orNull}`;
     case "strings":
       return "a list of strings";
+    case "count":
+      return `auto or an integer ≥ 1 and ≤ ${spec.max}`;
   }
 }
 

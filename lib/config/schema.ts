@@ -90,6 +90,7 @@ export interface ConfigInput {
     tags: string[];
     checkpoint_every: number;
     prefetch: number;
+    workers: number | "auto";
   };
 }
 
@@ -126,6 +127,7 @@ export type FieldSpec =
     | { kind: "string"; default: string | null }
     | { kind: "floats"; default: number[] | null; length?: number; min?: number; max?: number }
     | { kind: "strings"; default: string[] }
+    | { kind: "count"; default: number | "auto"; max: number }
   );
 
 /** Every key of every section. Comments say why the default is what it is. */
@@ -536,6 +538,13 @@ export const SCHEMA: { [S in Section]: { [K in keyof ConfigInput[S]]: FieldSpec 
       doc:
         "Training batches a worker thread builds (gather, normalise, augment) ahead of the step being trained; 0 builds each on the main thread. Batches are identical either way.",
     },
+    workers: {
+      kind: "count",
+      default: "auto",
+      max: 256,
+      doc:
+        "Threads that compute a step's micro-batches side by side (this one and replica workers, each with its own copy of the model), when train.micro_batch cuts the step; auto takes the machine's cores. Speed only: any count gives the same bytes.",
+    },
   },
 };
 
@@ -554,7 +563,10 @@ export const VARIANTS: Readonly<
  * At that default they are left out of config hashes and of config.yaml, so older runs keep
  * their hashes (and resume), and a run that does not use the key writes the same bytes as before.
  */
-export const ADDED_LATER: Readonly<Record<string, unknown>> = Object.freeze({ "train.micro_batch": 0 });
+export const ADDED_LATER: Readonly<Record<string, unknown>> = Object.freeze({
+  "train.micro_batch": 0,
+  "run.workers": "auto",
+});
 
 /**
  * @param config a config, resolved or not

@@ -49,6 +49,8 @@ export interface StartInfo {
   valCount: number;
   /** Optimizer steps in an epoch: whole batches only. */
   stepsPerEpoch: number;
+  /** Threads computing each step's micro-batches (1: the training thread alone). */
+  replicas: number;
   /** Where a resumed run continues: one-based epoch and step within it; null for a new run. */
   resumedAt: { epoch: number; step: number } | null;
 }
@@ -203,6 +205,7 @@ function _startInfo(s: RunSession): StartInfo {
     trainCount: s.train.count,
     valCount: s.val.count,
     stepsPerEpoch: s.trainer.stepsPerEpoch,
+    replicas: s.replicas,
     resumedAt: s.resumedAt,
   };
 }

@@ -36,6 +36,8 @@ export interface TrainingParts {
   val: ImageSet;
   model: VisionTransformer;
   trainer: Trainer;
+  /** Threads computing each step (this one and its replica workers). */
+  replicas: number;
   /** Frees the model and the trainer. */
   dispose(): void;
 }
@@ -77,6 +79,14 @@ export async function prepareTraining(
   const { train, val } = loadTrainVal(config);
   const model = new VisionTransformer(vitShapeFromConfig(config), config.train.seed);
   const trainer = new Trainer(config, model, train);
+  let replicas = 1;
+  try {
+    replicas = await trainer.startReplicas(backend.name);
+  } catch (err) {
+    trainer.dispose();
+    model.dispose();
+    throw err;
+  }
   return {
     config,
     backend,
@@ -84,6 +94,7 @@ export async function prepareTraining(
     val,
     model,
     trainer,
+    replicas,
     dispose() {
       trainer.dispose();
       model.dispose();
@@ -147,8 +158,19 @@ function _startRun(
     wallSeconds: 0,
   };
   const metrics = new MetricsWriter(join(runDir, RUN_FILES.metrics), [], parts.trainer.ema !== null);
-  const configText = configToYaml(config);
-  return { ...parts, runDir, summary, metrics, state, resumedAt: null, options, configText, configHash: hash, lock };
+  const stored = checkpointConfig(config);
+  return {
+    ...parts,
+    runDir,
+    summary,
+    metrics,
+    state,
+    resumedAt: null,
+    options,
+    configText: configToYaml(stored),
+    configHash: configHash(stored),
+    lock,
+  };
 }
 
 function _newSummary(
@@ -258,8 +280,8 @@ export async function openResumedRun(
   const { runDir, config, recorded } = r;
   const warn = (message: string) => options.events?.onWarning?.(message);
   const state = _restoreState(r, parts);
-  const configText = configToYaml(config);
-  const hash = configHash(config);
+  const configText = configToYaml(checkpointConfig(config));
+  const hash = configHash(checkpointConfig(config));
   if (state.completedEpochs >= config.train.epochs && state.progress === null) {
     warn(
       `${runDir} had trained all ${state.completedEpochs} epochs but stopped before its files were written; completing them`,
@@ -323,6 +345,17 @@ function _restoreState(r: Resumable, parts: TrainingParts): TrainingState {
     );
   }
   return state;
+}
+
+/**
+ * The config as checkpoints carry it: without `run.workers`, which changes how fast a step is
+ * computed and nothing else, so a run's checkpoints are the same bytes at any replica count.
+ * @param config the run's config
+ * @returns a copy without that key
+ */
+export function checkpointConfig(config: Config): Config {
+  const { workers: _, ...run } = config.run;
+  return { ...config, run: run as Config["run"] };
 }
 
 /**

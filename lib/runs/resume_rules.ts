@@ -15,6 +15,7 @@ export const RESUMABLE_KEYS: readonly string[] = Object.freeze([
   "run.backend",
   "run.tags",
   "run.prefetch",
+  "run.workers",
 ]);
 
 /**

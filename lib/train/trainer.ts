@@ -5,9 +5,10 @@
  * so an epoch's data order and masks depend only on the seed and the epoch number.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { Config } from "../config/schema.ts";
+import type { BackendName, Config } from "../config/schema.ts";
+import { capBlasThreads } from "../backend/blas.ts";
 import { augmentEnabled } from "../data/augment.ts";
-import { batchTensors, type HostBatch, type Normalization } from "../data/batch.ts";
+import type { HostBatch, Normalization } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { BatchSource } from "../data/prefetch.ts";
 import { DivergedError } from "../errors.ts";
@@ -15,7 +16,8 @@ import type { VisionTransformer } from "../model/vit.ts";
 import { Rng, type RngState } from "../random.ts";
 import { clipScale, globalNorm } from "./clip.ts";
 import { ModelEma } from "./ema.ts";
-import { correctCount, crossEntropy, softCrossEntropy } from "./loss.ts";
+import { cutBatch, microBatchGrads, microBatchRng, type MicroGrads } from "./micro_grads.ts";
+import { ReplicaPool } from "./replicas.ts";
 import { VitOptimizer } from "./optimizer.ts";
 import { learningRate, type ScheduleOptions } from "./schedule.ts";
 
@@ -99,6 +101,7 @@ export class Trainer {
   readonly ema: ModelEma | null;
   readonly #augment: boolean;
   readonly #batches: BatchSource;
+  #pool: ReplicaPool | null = null;
 
   /**
    * @param config resolved config
@@ -187,7 +190,7 @@ export class Trainer {
     const t = this.config.train;
     const params = this.model.params.list();
     const micro = t.micro_batch > 0 && t.micro_batch < batch.labels.length ? t.micro_batch : 0;
-    const out = micro === 0 ? this.#wholeBatch(batch, rng) : this.#microBatches(batch, micro, epoch, globalStep);
+    const out = micro === 0 ? this.#wholeBatch(batch, rng) : await this.#microBatches(batch, micro, epoch, globalStep);
     // One read-back per step: concurrent reads of several scalars returned stale values
     // on WebGPU under Deno, and one transfer is cheaper everywhere.
     const [loss, correct, gradNorm] = Array.from(await out.stats.data()) as [number, number, number];
@@ -204,36 +207,10 @@ export class Trainer {
     return { loss, correct };
   }
 
-  /**
-   * Loss and gradients of some examples, the loss weighted by their share of the batch.
-   * @returns the weighted loss, the correct count, and one gradient per parameter in their order
-   */
-  #lossAndGrads(
-    part: HostBatch,
-    rng: Rng,
-    weight: number,
-  ): { loss: tf.Scalar; correct: tf.Scalar; grads: tf.Tensor[] } {
-    const t = this.config.train;
-    const vars = this.model.params.list().map((p) => p.variable);
-    const { x, y, targets } = batchTensors(this.train, part);
-    let logits: tf.Tensor2D | null = null;
-    const { value, grads } = tf.variableGrads(() => {
-      logits = tf.keep(this.model.apply(x, { training: true, rng }));
-      const loss = targets
-        ? softCrossEntropy(logits, targets, t.label_smoothing)
-        : crossEntropy(logits, y, t.label_smoothing);
-      return weight === 1 ? loss : tf.mul(loss, weight) as tf.Scalar;
-    }, vars);
-    const kept = logits! as tf.Tensor2D;
-    const correct = correctCount(kept, y);
-    kept.dispose();
-    return { loss: value, correct, grads: vars.map((v) => grads[v.name]!) };
-  }
-
   /** The whole batch at once: `stats` [3] is loss, correct, gradient norm. */
   #wholeBatch(batch: HostBatch, rng: Rng): { stats: tf.Tensor1D; grads: tf.Tensor[] } {
     return tf.tidy(() => {
-      const r = this.#lossAndGrads(batch, rng, 1);
+      const r = microBatchGrads(this.model, this.train, batch, rng, 1, this.config.train.label_smoothing);
       const norm = globalNorm(Object.fromEntries(r.grads.map((g, i) => [String(i), g])));
       return { stats: tf.stack([r.loss, r.correct, norm]) as tf.Tensor1D, grads: r.grads };
     });
@@ -241,32 +218,38 @@ export class Trainer {
 
   /**
    * The batch as micro-batches of `micro` examples, in order, each with dropout and drop-path
-   * masks from its own stream (`dropout/<epoch>/<step>/<micro-batch>`), so the masks belong to
-   * the micro-batch whoever computes it. Their gradients are summed in the same fixed order, and
-   * only one micro-batch's activations are alive at a time.
+   * masks from its own stream, computed here or, with replicas, side by side on every core.
+   * Their gradients are summed in micro-batch order whoever computed them, so the bytes do not
+   * depend on the number of replicas.
    */
-  #microBatches(
+  async #microBatches(
     batch: HostBatch,
     micro: number,
     epoch: number,
     globalStep: number,
-  ): { stats: tf.Tensor1D; grads: tf.Tensor[] } {
-    const n = batch.labels.length;
-    const perImage = batch.pixels.length / n;
-    const k = batch.targets ? batch.targets.length / n : 0;
-    type Sum = { loss: tf.Scalar; correct: tf.Scalar; grads: tf.Tensor[] };
-    let sum: Sum | null = null;
-    for (let m = 0; m * micro < n; m++) {
-      const [a, b] = [m * micro, (m + 1) * micro];
-      const part: HostBatch = {
-        pixels: batch.pixels.subarray(a * perImage, b * perImage),
-        labels: batch.labels.subarray(a, b),
-        targets: batch.targets ? batch.targets.subarray(a * k, b * k) : null,
-      };
-      const rng = Rng.fromSeed(this.config.train.seed, `dropout/${epoch}/${globalStep}/${m}`);
-      const prev = sum as Sum | null;
-      sum = tf.tidy((): Sum => {
-        const r = this.#lossAndGrads(part, rng, micro / n);
+  ): Promise<{ stats: tf.Tensor1D; grads: tf.Tensor[] }> {
+    const parts = cutBatch(batch, micro);
+    const weight = micro / batch.labels.length;
+    // Replica r takes a contiguous block of micro-batches; this thread is replica 0.
+    const replicas = (this.#pool?.size ?? 0) + 1;
+    const block = (
+      r: number,
+    ) => [Math.floor((r * parts.length) / replicas), Math.floor(((r + 1) * parts.length) / replicas)];
+    const remote = this.#pool === null ? null : this.#pool.compute(
+      { epoch, globalStep },
+      await Promise.all(this.model.params.list().map(async (p) => (await p.variable.data()) as Float32Array)),
+      Array.from({ length: replicas - 1 }, (_, i) => {
+        const [a, b] = block(i + 1);
+        return parts.slice(a!, b!).map((part, j) => ({ m: a! + j, part, weight }));
+      }),
+    );
+    const [, ownEnd] = block(0);
+    const seed = this.config.train.seed;
+    let sum: MicroGrads | null = null;
+    const add = (next: () => MicroGrads) => {
+      const prev = sum;
+      sum = tf.tidy((): MicroGrads => {
+        const r = next();
         if (prev === null) return r;
         return {
           loss: tf.add(prev.loss, r.loss) as tf.Scalar,
@@ -274,9 +257,24 @@ export class Trainer {
           grads: prev.grads.map((g, i) => tf.add(g, r.grads[i]!)),
         };
       });
-      if (prev !== null) tf.dispose([prev.loss, prev.correct, ...prev.grads]);
+      if (prev !== null) {
+        tf.dispose([(prev as MicroGrads).loss, (prev as MicroGrads).correct, ...(prev as MicroGrads).grads]);
+      }
+    };
+    const smoothing = this.config.train.label_smoothing;
+    for (let m = 0; m < ownEnd!; m++) {
+      const rng = microBatchRng(seed, epoch, globalStep, m);
+      add(() => microBatchGrads(this.model, this.train, parts[m]!, rng, weight, smoothing));
     }
-    const total = sum as unknown as Sum;
+    const params = this.model.params.list();
+    for (const r of (await remote) ?? []) {
+      add(() => ({
+        loss: tf.scalar(r.loss, "float32"),
+        correct: tf.scalar(r.correct, "float32"),
+        grads: r.grads.map((g, i) => tf.tensor(g, params[i]!.variable.shape, "float32")),
+      }));
+    }
+    const total = sum as unknown as MicroGrads;
     const stats = tf.tidy(() => {
       const norm = globalNorm(Object.fromEntries(total.grads.map((g, i) => [String(i), g])));
       return tf.stack([total.loss, total.correct, norm]) as tf.Tensor1D;
@@ -285,9 +283,36 @@ export class Trainer {
     return { stats, grads: total.grads };
   }
 
+  /**
+   * Starts the replicas `run.workers` asks for, when the step is cut into micro-batches on a CPU
+   * backend; each replica (this thread included) then uses one OpenBLAS thread.
+   * @param backend the backend the run initialised
+   * @returns how many replicas compute each step (1: this thread alone)
+   */
+  async startReplicas(backend: Exclude<BackendName, "auto">): Promise<number> {
+    const t = this.config.train;
+    const micro = t.micro_batch > 0 && t.micro_batch < t.batch_size;
+    // Micro-batched runs use one thread a product, so their bytes are the same at any replica count.
+    if (backend === "blas") capBlasThreads(micro ? 1 : Infinity);
+    if (!micro) return 1;
+    if (!["cpu", "wasm", "blas"].includes(backend)) return 1;
+    const wanted = this.config.run.workers === "auto" ? navigator.hardwareConcurrency || 1 : this.config.run.workers;
+    const replicas = Math.min(wanted, t.batch_size / t.micro_batch);
+    if (replicas <= 1) return 1;
+    const { height, width, channels, numClasses } = this.train;
+    this.#pool = await ReplicaPool.start(replicas - 1, {
+      kind: "init",
+      config: this.config,
+      backend,
+      shape: { height, width, channels, numClasses },
+    });
+    return replicas;
+  }
+
   /** Frees the optimizer state and the moving average (the model is the caller's). */
   dispose(): void {
     this.#batches.close();
+    this.#pool?.close();
     this.optimizer.dispose();
     this.ema?.dispose();
   }

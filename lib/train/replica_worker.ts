@@ -1,0 +1,58 @@
+/**
+ * A replica: a copy of the model on its own thread and its own tfjs instance, computing the
+ * micro-batches the trainer hands it with the current weights it is sent.
+ *
+ * Messages in: `init` (the config, the backend, the split's shape), `step` (weights, micro-batches).
+ * Out: `ready`, one `result` per step (each micro-batch's loss, correct count and gradients, the
+ * buffers transferred), or `error` (the error as data, and the micro-batch it happened in).
+ */
+/// <reference lib="deno.worker" />
+import * as tf from "@tensorflow/tfjs-core";
+import { capBlasThreads } from "../backend/blas.ts";
+import { initBackend } from "../backend/backend.ts";
+import { workerErrorData } from "../data/prefetch.ts";
+import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
+import { microBatchGrads, microBatchRng } from "./micro_grads.ts";
+import type { ReplicaReply, ReplicaRequest } from "./replicas.ts";
+
+let model: VisionTransformer | null = null;
+let init: Extract<ReplicaRequest, { kind: "init" }> | null = null;
+
+self.onmessage = async (e: MessageEvent<ReplicaRequest>) => {
+  const m = e.data;
+  let current: number | null = null;
+  try {
+    if (m.kind === "init") {
+      init = m;
+      await initBackend(m.backend);
+      capBlasThreads(1);
+      model = new VisionTransformer(vitShapeFromConfig(m.config), m.config.train.seed);
+      self.postMessage({ kind: "ready" } satisfies ReplicaReply);
+      return;
+    }
+    const params = model!.params.list();
+    params.forEach((p, i) => {
+      const values = tf.tensor(m.weights[i]!, p.variable.shape, "float32");
+      p.variable.assign(values);
+      values.dispose();
+    });
+    const results: Extract<ReplicaReply, { kind: "result" }>["results"] = [];
+    const buffers: ArrayBuffer[] = [];
+    for (const job of m.parts) {
+      current = job.m;
+      const rng = microBatchRng(init!.config.train.seed, m.epoch, m.globalStep, job.m);
+      const r = tf.tidy(() =>
+        microBatchGrads(model!, init!.shape, job.part, rng, job.weight, init!.config.train.label_smoothing)
+      );
+      const grads = r.grads.map((g) => g.dataSync() as Float32Array);
+      const [loss, correct] = [r.loss.dataSync()[0]!, r.correct.dataSync()[0]!];
+      tf.dispose([r.loss, r.correct, ...r.grads]);
+      results.push({ m: job.m, loss, correct, grads });
+      buffers.push(...grads.map((g) => g.buffer as ArrayBuffer));
+    }
+    self.postMessage({ kind: "result", token: m.token, results } satisfies ReplicaReply, buffers);
+  } catch (err) {
+    // Sent as data: Deno would otherwise print an "Uncaught (in worker)" trace of its own.
+    self.postMessage({ kind: "error", m: current, error: workerErrorData(err) } satisfies ReplicaReply);
+  }
+};

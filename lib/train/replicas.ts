@@ -1,0 +1,130 @@
+/**
+ * Replicas of the model on worker threads, so that every core computes micro-batches of a step
+ * side by side. The trainer's thread is replica 0; the pool holds the others. Each step, a
+ * replica receives the current weights and its micro-batches and returns their gradients; the
+ * trainer sums all of them in micro-batch order and updates once, so the result does not depend
+ * on how many replicas there are.
+ */
+import type { BackendName } from "../config/schema.ts";
+import type { Config } from "../config/schema.ts";
+import type { HostBatch } from "../data/batch.ts";
+import type { ImageSet } from "../data/image_set.ts";
+import { errorFromWorker, type WorkerErrorData } from "../data/prefetch.ts";
+import { RunError } from "../errors.ts";
+
+/** Messages to a replica. */
+export type ReplicaRequest =
+  | {
+    kind: "init";
+    config: Config;
+    backend: Exclude<BackendName, "auto">;
+    shape: Pick<ImageSet, "height" | "width" | "channels" | "numClasses">;
+  }
+  | {
+    kind: "step";
+    token: number;
+    epoch: number;
+    globalStep: number;
+    /** Every parameter's values in the model's layout and order. */
+    weights: Float32Array[];
+    parts: { m: number; part: HostBatch; weight: number }[];
+  };
+
+/** What a micro-batch computed by a replica gives back: numbers and arrays, bit for bit. */
+export interface RemoteMicroGrads {
+  /** The micro-batch's index in the step. */
+  m: number;
+  /** Its weighted loss (a float32 value). */
+  loss: number;
+  /** Its correct count. */
+  correct: number;
+  /** One gradient per parameter, in order. */
+  grads: Float32Array[];
+}
+
+/** Messages from a replica. */
+export type ReplicaReply =
+  | { kind: "ready" }
+  | { kind: "result"; token: number; results: RemoteMicroGrads[] }
+  | { kind: "error"; m: number | null; error: WorkerErrorData };
+
+/** The replicas beyond the trainer's own thread. */
+export class ReplicaPool {
+  readonly #workers: Worker[];
+  #token = 0;
+
+  private constructor(workers: Worker[]) {
+    this.#workers = workers;
+  }
+
+  /**
+   * Starts `count` replica workers and waits until each has its backend and model.
+   * @param count workers to start (the trainer's thread is not counted)
+   * @param init what each needs: config, backend, the split's shape
+   * @returns the pool
+   * @throws {RunError} when a replica cannot start
+   */
+  static async start(count: number, init: Extract<ReplicaRequest, { kind: "init" }>): Promise<ReplicaPool> {
+    const workers = Array.from(
+      { length: count },
+      () => new Worker(new URL("./replica_worker.ts", import.meta.url), { type: "module" }),
+    );
+    const pool = new ReplicaPool(workers);
+    try {
+      await Promise.all(workers.map((w, i) => _ask(w, init, `replica ${i + 1} (starting)`)));
+    } catch (err) {
+      pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  /** @returns how many worker replicas there are */
+  get size(): number {
+    return this.#workers.length;
+  }
+
+  /**
+   * Hands each worker its micro-batches of a step, with the current weights.
+   * @param step which step (for the masks' streams)
+   * @param weights every parameter's values, in order
+   * @param perWorker micro-batches for worker 1, 2, …
+   * @returns their results, in micro-batch order
+   * @throws {RunError} naming the replica and the micro-batch when one fails
+   */
+  async compute(
+    step: { epoch: number; globalStep: number },
+    weights: Float32Array[],
+    perWorker: { m: number; part: HostBatch; weight: number }[][],
+  ): Promise<RemoteMicroGrads[]> {
+    const token = ++this.#token;
+    const replies = await Promise.all(perWorker.map((parts, i) => {
+      const message: ReplicaRequest = { kind: "step", token, ...step, weights, parts };
+      return _ask(this.#workers[i]!, message, `replica ${i + 1}, step ${step.globalStep + 1}`);
+    }));
+    return replies.flatMap((r) => r.kind === "result" ? r.results : []).sort((a, b) => a.m - b.m);
+  }
+
+  /** Ends the workers. */
+  close(): void {
+    for (const w of this.#workers) w.terminate();
+  }
+}
+
+function _ask(worker: Worker, message: ReplicaRequest, what: string): Promise<ReplicaReply> {
+  return new Promise((resolve, reject) => {
+    worker.onmessage = (e: MessageEvent<ReplicaReply>) => {
+      const r = e.data;
+      if (r.kind !== "error") return resolve(r);
+      const cause = errorFromWorker(r.error);
+      const where = r.m === null ? what : `${what}, micro-batch ${r.m + 1}`;
+      reject(new RunError(`${where} failed: ${cause.message}`, { cause }));
+    };
+    worker.onerror = (e: ErrorEvent) => {
+      // A replica that died (a wasm abort) ends the run with one line, never a hang.
+      e.preventDefault();
+      reject(new RunError(`${what} failed: ${e.message}`));
+    };
+    worker.postMessage(message);
+  });
+}

@@ -1,0 +1,52 @@
+/**
+ * run.workers changes speed only: micro-batches computed by one thread or by replicas on several
+ * give byte-identical metrics and checkpoints, also when a run stopped under one count is resumed
+ * under another.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { InterruptedError } from "../lib/errors.ts";
+import { resumeExperiment, runExperiment } from "../lib/runs/experiment.ts";
+import { tempDir, tinyConfig, useWasm } from "./_helpers.ts";
+
+await useWasm();
+
+const metrics = (run: string) =>
+  Deno.readTextFileSync(join(run, "metrics.csv")).split("\n").map((l) => l.split(",").slice(0, 7).join(",")).join("\n");
+const file = (run: string, f: string) => Deno.readFileSync(join(run, "checkpoints", f));
+function assertSameBytes(a: string, b: string): void {
+  assert.equal(metrics(b), metrics(a));
+  for (const f of ["last.safetensors", "best.safetensors"]) {
+    const [x, y] = [file(a, f), file(b, f)];
+    assert.ok(x.length === y.length && x.every((v, i) => v === y[i]), `${f} differs`);
+  }
+}
+
+const COMMON = ["train.micro_batch=4", "model.dropout=0.1", "model.drop_path=0.2", "train.epochs=3"];
+
+Deno.test("run.workers=1 and run.workers=2 train byte-identical runs", async () => {
+  const dir = tempDir();
+  const starts: number[] = [];
+  const events = { onStart: (i: { replicas: number }) => starts.push(i.replicas) };
+  const one = await runExperiment(tinyConfig([...COMMON, "run.workers=1"]), { runsDir: join(dir, "1"), events });
+  const two = await runExperiment(tinyConfig([...COMMON, "run.workers=2"]), { runsDir: join(dir, "2"), events });
+  assert.deepEqual(starts, [1, 2], "the second run really used a replica");
+  assertSameBytes(one.runDir, two.runDir);
+});
+
+Deno.test("stopped mid-epoch under run.workers=2, resumed under run.workers=1: identical to an uninterrupted run", async () => {
+  const dir = tempDir();
+  const full = await runExperiment(tinyConfig([...COMMON, "run.workers=1"]), { runsDir: join(dir, "full") });
+  const stop = new AbortController();
+  let runDir = "";
+  await assert.rejects(
+    runExperiment(tinyConfig([...COMMON, "run.workers=2"]), {
+      runsDir: join(dir, "stopped"),
+      signal: stop.signal,
+      events: { onStart: (i) => (runDir = i.runDir), onStep: (e) => e.globalStep === 7 && stop.abort("SIGINT") },
+    }),
+    InterruptedError,
+  );
+  await resumeExperiment(runDir, { overrides: ["run.workers=1"] });
+  assertSameBytes(full.runDir, runDir);
+});
