@@ -25,6 +25,12 @@ export interface BenchResult {
   batch: number;
   /** Threads computing each step's micro-batches (1 without train.micro_batch). */
   replicas: number;
+  /** Waiting for the next batch, per timed step (ms). */
+  batch_wait_ms_per_step: number;
+  /** Waiting for the replicas after this thread's own micro-batches, per timed step (ms). */
+  replica_wait_ms_per_step: number;
+  /** The optimizer update and EMA, per timed step (ms). */
+  update_ms_per_step: number;
   steps: number;
   ms_per_step: number;
   images_per_second: number;
@@ -71,6 +77,7 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
   const model = new VisionTransformer(shape, config.train.seed);
   const trainer = new Trainer(bench, model, set);
   let replicas = 1;
+  let split: { batch: number; wait: number; update: number } | null = null;
   const times: number[] = [];
   let peak = 0;
   let last = 0;
@@ -80,6 +87,13 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     await trainer.trainEpoch(0, {
       onStep: (e) => {
         const now = e.seconds * 1000;
+        if (e.step === o.warmup) {
+          trainer.timings.steps =
+            trainer.timings.batchWaitMs =
+            trainer.timings.replicaWaitMs =
+            trainer.timings.updateMs =
+              0;
+        }
         if (e.step > o.warmup) times.push(now - last);
         last = now;
         peak = Math.max(peak, tf.memory().numTensors);
@@ -88,6 +102,9 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
         if (backend.name === "blas" && e.step === o.warmup + 1) products = recordProducts(false);
       },
     });
+    const t = trainer.timings;
+    const per = (ms: number) => ms / Math.max(1, t.steps);
+    split = { batch: per(t.batchWaitMs), wait: per(t.replicaWaitMs), update: per(t.updateMs) };
   } finally {
     trainer.dispose();
     model.dispose();
@@ -112,6 +129,10 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     data_ms_per_batch: roundTo(dataMs, 2),
     data_images_per_second: roundTo((batch * 1000) / dataMs, 1),
     ...(alone ? { products_ms_per_step: roundTo(alone.ms, 2), products_gflops: roundTo(alone.gflops, 2) } : {}),
+    // The step's time split: the rest of ms_per_step (less products alone, on blas) is kernels.
+    batch_wait_ms_per_step: roundTo(split!.batch, 2),
+    replica_wait_ms_per_step: roundTo(split!.wait, 2),
+    update_ms_per_step: roundTo(split!.update, 2),
   };
 }
 

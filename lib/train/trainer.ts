@@ -45,6 +45,18 @@ export interface StepEvent {
   seconds: number;
 }
 
+/** Where a step's time goes besides its kernels, summed over steps (see {@linkcode Trainer.timings}). */
+export interface StepTimings {
+  /** Steps counted. */
+  steps: number;
+  /** Waiting for the next batch (the prefetch worker, or building it here). */
+  batchWaitMs: number;
+  /** Waiting for the replicas' micro-batches after this thread's own were done. */
+  replicaWaitMs: number;
+  /** The optimizer's update and the moving average. */
+  updateMs: number;
+}
+
 /** What one epoch of training measured. */
 export interface EpochTrainResult {
   trainLoss: number;
@@ -102,6 +114,12 @@ export class Trainer {
   readonly #augment: boolean;
   readonly #batches: BatchSource;
   #pool: ReplicaPool | null = null;
+  /**
+   * Milliseconds spent, summed over the steps so far, where a step's time goes besides its
+   * kernels: waiting for the next batch, waiting for replicas, and the update (optimizer and
+   * EMA). `bench` reports them per step.
+   */
+  readonly timings: StepTimings = { steps: 0, batchWaitMs: 0, replicaWaitMs: 0, updateMs: 0 };
 
   /**
    * @param config resolved config
@@ -151,7 +169,9 @@ export class Trainer {
       const globalStep = epoch * this.stepsPerEpoch + s;
       run.lr = learningRate(globalStep, this.schedule);
       this.optimizer.lr = run.lr;
+      const batchStart = performance.now();
       const next = await this.#batches.next();
+      this.timings.batchWaitMs += performance.now() - batchStart;
       if (next.augmentRng) run.augmentRng = next.augmentRng;
       const { loss, correct } = await this.#step(next.batch, run.rng, epoch, globalStep);
       run.add(loss, correct, next.batch.labels.length);
@@ -201,9 +221,12 @@ export class Trainer {
       throw new DivergedError(epoch + 1, globalStep + 1, what);
     }
     // Clipping is a factor the optimizer folds into its update, from the norm just read.
+    const updateStart = performance.now();
     this.optimizer.applyGradients(params, out.grads, clipScale(gradNorm, t.grad_clip));
     tf.dispose(out);
     this.ema?.update(this.model);
+    this.timings.updateMs += performance.now() - updateStart;
+    this.timings.steps++;
     return { loss, correct };
   }
 
@@ -267,7 +290,10 @@ export class Trainer {
       add(() => microBatchGrads(this.model, this.train, parts[m]!, rng, weight, smoothing));
     }
     const params = this.model.params.list();
-    for (const r of (await remote) ?? []) {
+    const waitStart = performance.now();
+    const results = (await remote) ?? [];
+    this.timings.replicaWaitMs += performance.now() - waitStart;
+    for (const r of results) {
       add(() => ({
         loss: tf.scalar(r.loss, "float32"),
         correct: tf.scalar(r.correct, "float32"),
