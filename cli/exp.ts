@@ -79,7 +79,8 @@ function _events(progress: Progress): ExperimentEvents {
       for (const hint of info.backend.hints) say(`  faster: ${hint}\n`);
       const count = info.paramCount.toLocaleString("en-US");
       say(
-        `model ${count} parameters; train ${info.trainCount}, val ${info.valCount}, ${info.stepsPerEpoch} steps/epoch\n`,
+        `model ${count} parameters; train ${info.trainCount}, val ${info.valCount}, ${info.stepsPerEpoch} steps/epoch` +
+          (info.replicas > 1 ? `, micro-batches on ${info.replicas} replicas\n` : "\n"),
       );
       const at = info.resumedAt ? ` (resuming at epoch ${info.resumedAt.epoch}, step ${info.resumedAt.step})` : "";
       say(`run directory ${info.runDir}${at}\n`);
