@@ -68,20 +68,7 @@ Deno.test("the same signal twice within 2 s is one request: the run still stops 
 
 Deno.test("a second Ctrl-C during a long step exits within about a second", async () => {
   const dir = tempDir();
-  // A step of seconds: the cpu backend on a wide model and a big batch.
-  const long = [
-    "--backend",
-    "cpu",
-    "--set",
-    "model.d_model=256",
-    "--set",
-    "model.heads=4",
-    "--set",
-    "train.batch_size=512",
-    "--set",
-    "data.synthetic_size=2048",
-  ];
-  const { child, stderr } = await startRun(dir, long, /run directory /);
+  const { child, stderr } = await startRun(dir, LONG_STEP, /run directory /);
   await new Promise((r) => setTimeout(r, 1500)); // inside the first step
   child.kill("SIGINT");
   await new Promise((r) => setTimeout(r, 2500));
