@@ -13,8 +13,13 @@ set -uo pipefail
 [ "$(uname -s)" = Linux ] || exit 0
 
 missing=()
-[ -e /usr/lib/x86_64-linux-gnu/libopenblas.so.0 ] || [ -e /usr/lib/aarch64-linux-gnu/libopenblas.so.0 ] ||
-  ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\.0 ' || missing+=(libopenblas0-pthread)
+# Debian's pthread build of OpenBLAS (its OpenMP build keeps a thread pool that crashes a process
+# at exit); elsewhere any libopenblas.so.0 the linker knows.
+if command -v apt-get >/dev/null 2>&1; then
+  compgen -G '/usr/lib/*-linux-gnu/openblas-pthread/libopenblas.so.0' >/dev/null || missing+=(libopenblas0-pthread)
+else
+  /sbin/ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\.0 ' || missing+=(libopenblas0-pthread)
+fi
 compgen -G '/usr/share/vulkan/icd.d/lvp_icd.*.json' >/dev/null || missing+=(mesa-vulkan-drivers)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -42,7 +42,14 @@ let _lib: _Blas | null = null;
 let _original: tf.KernelConfig | null = null;
 
 /** Library names tried in order (Debian's, then the generic soname). */
-export const OPENBLAS_NAMES = ["libopenblas.so.0", "libopenblas.so"];
+export const OPENBLAS_NAMES = [
+  // Debian's pthread build first: its OpenMP build (libopenblas0-openmp) keeps a thread pool that
+  // crashes the process at exit once a product has used it.
+  "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
+  "/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0",
+  "libopenblas.so.0",
+  "libopenblas.so",
+];
 
 /** `VITLAB_OPENBLAS` names an OpenBLAS library file to load instead (a build of your own, say). */
 function _libraryNames(): string[] {
@@ -69,7 +76,8 @@ export class BlasMissingError extends BackendError {
 export function openBlas(): { config: string; threads: number } {
   if (!_lib) {
     const errors: unknown[] = [];
-    for (const name of _libraryNames()) {
+    const names = _libraryNames();
+    for (const name of names) {
       try {
         _lib = Deno.dlopen(name, _SYMBOLS);
         break;
@@ -83,13 +91,16 @@ export function openBlas(): { config: string; threads: number } {
       if (first instanceof Deno.errors.NotCapable || first instanceof Deno.errors.PermissionDenied) {
         throw new BackendError("backend 'blas' needs --allow-ffi to call OpenBLAS (the exp and bench tasks grant it)");
       }
-      const why = firstLine(first).replace(/^(Could not open library: )+/, "");
+      // The usual soname's error says it best ("libopenblas.so.0: cannot open shared object file").
+      const usual = errors[names.indexOf("libopenblas.so.0")] ?? first;
+      const why = firstLine(usual).replace(/^(Could not open library: )+/, "");
       throw new BlasMissingError(`backend 'blas': OpenBLAS is not installed (${why}); install it: ${OPENBLAS_INSTALL}`);
     }
   }
   const ptr = _lib.symbols.openblas_get_config();
   const config = ptr ? new Deno.UnsafePointerView(ptr).getCString() : "OpenBLAS";
-  _maxThreads ??= _lib.symbols.openblas_get_num_threads();
+  // An OpenMP build's thread pool crashes the process at exit: keep such a build on one thread.
+  _maxThreads ??= config.includes("USE_OPENMP") ? 1 : _lib.symbols.openblas_get_num_threads();
   return { config, threads: _maxThreads };
 }
 
