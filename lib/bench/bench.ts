@@ -76,39 +76,14 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
   bench.train.warmup_epochs = 0;
   const model = new VisionTransformer(shape, config.train.seed);
   const trainer = new Trainer(bench, model, set);
-  let replicas = 1;
-  let split: { batch: number; wait: number; update: number } | null = null;
-  const times: number[] = [];
-  let peak = 0;
-  let last = 0;
-  let products: ProductShape[] = [];
+  let timed: _Timed;
   try {
-    replicas = await trainer.startReplicas(backend.name);
-    await trainer.trainEpoch(0, {
-      onStep: (e) => {
-        const now = e.seconds * 1000;
-        if (e.step === o.warmup) {
-          trainer.timings.steps =
-            trainer.timings.batchWaitMs =
-            trainer.timings.replicaWaitMs =
-            trainer.timings.updateMs =
-              0;
-        }
-        if (e.step > o.warmup) times.push(now - last);
-        last = now;
-        peak = Math.max(peak, tf.memory().numTensors);
-        // Record the products of the last warm-up step (the first timed one's are the same).
-        if (backend.name === "blas" && e.step === o.warmup) recordProducts(true);
-        if (backend.name === "blas" && e.step === o.warmup + 1) products = recordProducts(false);
-      },
-    });
-    const t = trainer.timings;
-    const per = (ms: number) => ms / Math.max(1, t.steps);
-    split = { batch: per(t.batchWaitMs), wait: per(t.replicaWaitMs), update: per(t.updateMs) };
+    timed = await _timeSteps(trainer, o, backend.name);
   } finally {
     trainer.dispose();
     model.dispose();
   }
+  const { times, peak, products, replicas, split } = timed;
   const dataMs = median(_timeDataPipeline(bench, set, o.steps));
   const alone = products.length ? timeProducts(products) : null;
   const ms = median(times);
@@ -130,9 +105,9 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     data_images_per_second: roundTo((batch * 1000) / dataMs, 1),
     ...(alone ? { products_ms_per_step: roundTo(alone.ms, 2), products_gflops: roundTo(alone.gflops, 2) } : {}),
     // The step's time split: the rest of ms_per_step (less products alone, on blas) is kernels.
-    batch_wait_ms_per_step: roundTo(split!.batch, 2),
-    replica_wait_ms_per_step: roundTo(split!.wait, 2),
-    update_ms_per_step: roundTo(split!.update, 2),
+    batch_wait_ms_per_step: roundTo(split.batch, 2),
+    replica_wait_ms_per_step: roundTo(split.wait, 2),
+    update_ms_per_step: roundTo(split.update, 2),
   };
 }
 
@@ -182,6 +157,51 @@ export async function matmulPeak(
   }
   tf.dispose([a, b]);
   return { backend: info.name, n, gflops: roundTo((2 * n ** 3) / (median(times) / 1000) / 1e9, 1) };
+}
+
+/** What the timed steps measured. */
+interface _Timed {
+  times: number[];
+  peak: number;
+  products: ProductShape[];
+  replicas: number;
+  split: { batch: number; wait: number; update: number };
+}
+
+/** Trains warm-up then timed steps, recording each step's time, tensors and (blas) products. */
+async function _timeSteps(trainer: Trainer, o: BenchOptions, backend: string): Promise<_Timed> {
+  const times: number[] = [];
+  let peak = 0;
+  let last = 0;
+  let products: ProductShape[] = [];
+  const replicas = await trainer.startReplicas(backend as Exclude<BackendName, "auto">);
+  const t = trainer.timings;
+  await trainer.trainEpoch(0, {
+    onStep: (e) => {
+      const now = e.seconds * 1000;
+      if (e.step === o.warmup) {
+        t.steps =
+          t.batchWaitMs =
+          t.replicaWaitMs =
+          t.updateMs =
+            0;
+      }
+      if (e.step > o.warmup) times.push(now - last);
+      last = now;
+      peak = Math.max(peak, tf.memory().numTensors);
+      // Record the products of the last warm-up step (the first timed one's are the same).
+      if (backend === "blas" && e.step === o.warmup) recordProducts(true);
+      if (backend === "blas" && e.step === o.warmup + 1) products = recordProducts(false);
+    },
+  });
+  const per = (ms: number) => ms / Math.max(1, t.steps);
+  return {
+    times,
+    peak,
+    products,
+    replicas,
+    split: { batch: per(t.batchWaitMs), wait: per(t.replicaWaitMs), update: per(t.updateMs) },
+  };
 }
 
 function _randomSet(config: Config, count: number): ImageSet {

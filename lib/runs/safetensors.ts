@@ -82,50 +82,20 @@ export function decodeSafetensors(bytes: Uint8Array, name: string): SafetensorsF
   }
   if (!header || typeof header !== "object" || Array.isArray(header)) fail("header is not a JSON object");
   const dataStart = 8 + headerLen;
-  const dataLen = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
   const tensors = new Map<string, NamedArray>();
   const ranges: [number, number, string][] = [];
+  const data = bytes.subarray(dataStart);
   for (const [key, value] of Object.entries(header)) {
     if (key === "__metadata__") {
       for (const [mk, mv] of Object.entries((value ?? {}) as Record<string, unknown>)) metadata[mk] = String(mv);
       continue;
     }
-    const info = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (info?.dtype !== "F32") fail(`tensor '${key}' has dtype ${String(info?.dtype)}, only F32 is supported`);
-    const shape = info.shape;
-    const offsets = info.data_offsets;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-      fail(`tensor '${key}' has a bad shape`);
-    }
-    if (!Array.isArray(offsets) || offsets.length !== 2) fail(`tensor '${key}' has bad data_offsets`);
-    const [begin, end] = offsets as [number, number];
-    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end)) {
-      fail(`tensor '${key}' has data_offsets [${begin}, ${end}], not whole byte offsets`);
-    }
-    const size = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (!(begin >= 0 && end <= dataLen && end - begin === 4 * size)) {
-      fail(
-        `tensor '${key}' data [${begin}, ${end}) does not fit the file (data is ${dataLen} bytes, shape needs ${
-          4 * size
-        })`,
-      );
-    }
-    const data = new Float32Array(size);
-    const src = new DataView(bytes.buffer, bytes.byteOffset + dataStart + begin, end - begin);
-    for (let i = 0; i < size; i++) data[i] = src.getFloat32(4 * i, true);
-    tensors.set(key, { name: key, shape: shape as number[], data });
-    ranges.push([begin, end, key]);
+    const t = _tensor(key, value, data, fail);
+    tensors.set(key, t.array);
+    ranges.push([t.begin, t.end, key]);
   }
-  // The format's rule: the tensors tile the data in order, with no overlap and no hole.
-  ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  let at = 0;
-  for (const [begin, end, key] of ranges) {
-    if (begin < at) fail(`tensor '${key}' data [${begin}, ${end}) overlaps the tensor before it (which ends at ${at})`);
-    if (begin > at) fail(`data bytes [${at}, ${begin}) belong to no tensor`);
-    at = end;
-  }
-  if (at !== dataLen) fail(`tensors cover ${at} of ${dataLen} data bytes (truncated or padded file)`);
+  _checkTiling(ranges, data.length, fail);
   return { tensors, metadata };
 }
 
@@ -153,6 +123,50 @@ export function readSafetensors(path: string): SafetensorsFile {
     throw new CheckpointError(`${path}: cannot read checkpoint (${fileErrorReason(err)})`);
   }
   return decodeSafetensors(bytes, path);
+}
+
+/** One tensor's header entry, checked, and its values read (little-endian float32). */
+function _tensor(
+  key: string,
+  value: unknown,
+  data: Uint8Array,
+  fail: (why: string) => never,
+): { array: NamedArray; begin: number; end: number } {
+  const info = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  if (info?.dtype !== "F32") fail(`tensor '${key}' has dtype ${String(info?.dtype)}, only F32 is supported`);
+  const shape = info.shape;
+  const offsets = info.data_offsets;
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    fail(`tensor '${key}' has a bad shape`);
+  }
+  if (!Array.isArray(offsets) || offsets.length !== 2) fail(`tensor '${key}' has bad data_offsets`);
+  const [begin, end] = offsets as [number, number];
+  if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end)) {
+    fail(`tensor '${key}' has data_offsets [${begin}, ${end}], not whole byte offsets`);
+  }
+  const size = (shape as number[]).reduce((a, b) => a * b, 1);
+  if (!(begin >= 0 && end <= data.length && end - begin === 4 * size)) {
+    const needs = 4 * size;
+    fail(
+      `tensor '${key}' data [${begin}, ${end}) does not fit the file (data is ${data.length} bytes, shape needs ${needs})`,
+    );
+  }
+  const values = new Float32Array(size);
+  const src = new DataView(data.buffer, data.byteOffset + begin, end - begin);
+  for (let i = 0; i < size; i++) values[i] = src.getFloat32(4 * i, true);
+  return { array: { name: key, shape: shape as number[], data: values }, begin, end };
+}
+
+/** The format's rule: the tensors tile the data in order, with no overlap and no hole. */
+function _checkTiling(ranges: [number, number, string][], dataLen: number, fail: (why: string) => never): void {
+  ranges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let at = 0;
+  for (const [begin, end, key] of ranges) {
+    if (begin < at) fail(`tensor '${key}' data [${begin}, ${end}) overlaps the tensor before it (which ends at ${at})`);
+    if (begin > at) fail(`data bytes [${at}, ${begin}) belong to no tensor`);
+    at = end;
+  }
+  if (at !== dataLen) fail(`tensors cover ${at} of ${dataLen} data bytes (truncated or padded file)`);
 }
 
 /**

@@ -17,7 +17,7 @@ import { Rng, type RngState } from "../random.ts";
 import { clipScale, globalNorm } from "./clip.ts";
 import { ModelEma } from "./ema.ts";
 import { cutBatch, microBatchGrads, microBatchRng, type MicroGrads } from "./micro_grads.ts";
-import { ReplicaPool } from "./replicas.ts";
+import { type RemoteMicroGrads, ReplicaPool } from "./replicas.ts";
 import { VitOptimizer } from "./optimizer.ts";
 import { learningRate, type ScheduleOptions } from "./schedule.ts";
 
@@ -253,60 +253,50 @@ export class Trainer {
   ): Promise<{ stats: tf.Tensor1D; grads: tf.Tensor[] }> {
     const parts = cutBatch(batch, micro);
     const weight = micro / batch.labels.length;
-    // Replica r takes a contiguous block of micro-batches; this thread is replica 0.
-    const replicas = (this.#pool?.size ?? 0) + 1;
-    const block = (
-      r: number,
-    ) => [Math.floor((r * parts.length) / replicas), Math.floor(((r + 1) * parts.length) / replicas)];
-    const remote = this.#pool === null ? null : this.#pool.compute(
-      { epoch, globalStep },
-      await Promise.all(this.model.params.list().map(async (p) => (await p.variable.data()) as Float32Array)),
-      Array.from({ length: replicas - 1 }, (_, i) => {
-        const [a, b] = block(i + 1);
-        return parts.slice(a!, b!).map((part, j) => ({ m: a! + j, part, weight }));
-      }),
-    );
-    const [, ownEnd] = block(0);
+    const { ownEnd, remote } = await this.#dispatch(parts, weight, epoch, globalStep);
     const seed = this.config.train.seed;
-    let sum: MicroGrads | null = null;
-    const add = (next: () => MicroGrads) => {
-      const prev = sum;
-      sum = tf.tidy((): MicroGrads => {
-        const r = next();
-        if (prev === null) return r;
-        return {
-          loss: tf.add(prev.loss, r.loss) as tf.Scalar,
-          correct: tf.add(prev.correct, r.correct) as tf.Scalar,
-          grads: prev.grads.map((g, i) => tf.add(g, r.grads[i]!)),
-        };
-      });
-      if (prev !== null) {
-        tf.dispose([(prev as MicroGrads).loss, (prev as MicroGrads).correct, ...(prev as MicroGrads).grads]);
-      }
-    };
     const smoothing = this.config.train.label_smoothing;
-    for (let m = 0; m < ownEnd!; m++) {
+    const sum = new _GradSum();
+    for (let m = 0; m < ownEnd; m++) {
       const rng = microBatchRng(seed, epoch, globalStep, m);
-      add(() => microBatchGrads(this.model, this.train, parts[m]!, rng, weight, smoothing));
+      sum.add(() => microBatchGrads(this.model, this.train, parts[m]!, rng, weight, smoothing));
     }
-    const params = this.model.params.list();
     const waitStart = performance.now();
     const results = (await remote) ?? [];
     this.timings.replicaWaitMs += performance.now() - waitStart;
+    const params = this.model.params.list();
     for (const r of results) {
-      add(() => ({
+      sum.add(() => ({
         loss: tf.scalar(r.loss, "float32"),
         correct: tf.scalar(r.correct, "float32"),
         grads: r.grads.map((g, i) => tf.tensor(g, params[i]!.variable.shape, "float32")),
       }));
     }
-    const total = sum as unknown as MicroGrads;
-    const stats = tf.tidy(() => {
-      const norm = globalNorm(Object.fromEntries(total.grads.map((g, i) => [String(i), g])));
-      return tf.stack([total.loss, total.correct, norm]) as tf.Tensor1D;
-    });
-    tf.dispose([total.loss, total.correct]);
-    return { stats, grads: total.grads };
+    return sum.finish();
+  }
+
+  /**
+   * Sends each replica its contiguous block of micro-batches with the current weights; this
+   * thread (replica 0) keeps the first block.
+   * @returns where this thread's block ends, and the replicas' results to come
+   */
+  async #dispatch(
+    parts: HostBatch[],
+    weight: number,
+    epoch: number,
+    globalStep: number,
+  ): Promise<{ ownEnd: number; remote: Promise<RemoteMicroGrads[]> | null }> {
+    const replicas = (this.#pool?.size ?? 0) + 1;
+    const start = (r: number) => Math.floor((r * parts.length) / replicas);
+    if (this.#pool === null) return { ownEnd: parts.length, remote: null };
+    const weights = await Promise.all(
+      this.model.params.list().map(async (p) => (await p.variable.data()) as Float32Array),
+    );
+    const blocks = Array.from(
+      { length: replicas - 1 },
+      (_, i) => parts.slice(start(i + 1), start(i + 2)).map((part, j) => ({ m: start(i + 1) + j, part, weight })),
+    );
+    return { ownEnd: start(1), remote: this.#pool.compute({ epoch, globalStep }, weights, blocks) };
   }
 
   /**
@@ -435,5 +425,38 @@ class _EpochRun {
       images,
       seconds: this.#seconds(),
     };
+  }
+}
+
+/**
+ * Micro-batches' contributions summed in the order they are added, one alive at a time:
+ * ((g0 + g1) + g2) + …, the same arithmetic wherever each was computed.
+ */
+class _GradSum {
+  #sum: MicroGrads | null = null;
+
+  add(next: () => MicroGrads): void {
+    const prev = this.#sum;
+    this.#sum = tf.tidy((): MicroGrads => {
+      const r = next();
+      if (prev === null) return r;
+      return {
+        loss: tf.add(prev.loss, r.loss) as tf.Scalar,
+        correct: tf.add(prev.correct, r.correct) as tf.Scalar,
+        grads: prev.grads.map((g, i) => tf.add(g, r.grads[i]!)),
+      };
+    });
+    if (prev !== null) tf.dispose([prev.loss, prev.correct, ...prev.grads]);
+  }
+
+  /** @returns `stats` [3] (loss, correct, gradient norm) and the summed gradients */
+  finish(): { stats: tf.Tensor1D; grads: tf.Tensor[] } {
+    const total = this.#sum!;
+    const stats = tf.tidy(() => {
+      const norm = globalNorm(Object.fromEntries(total.grads.map((g, i) => [String(i), g])));
+      return tf.stack([total.loss, total.correct, norm]) as tf.Tensor1D;
+    });
+    tf.dispose([total.loss, total.correct]);
+    return { stats, grads: total.grads };
   }
 }
