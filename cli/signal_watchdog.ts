@@ -2,7 +2,8 @@
  * The watchdog of signals.ts, on its own thread: after a later stopping signal, if the main
  * thread (busy in a long step) has not exited within a second, end the process.
  */
-const WINDOW_MS = 2000;
+import { REPEAT_WINDOW_MS } from "./signals.ts";
+
 const GRACE_MS = 1000;
 let first = 0;
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
@@ -10,7 +11,7 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     Deno.addSignalListener(sig, () => {
       const now = performance.now();
       if (first === 0) first = now;
-      else if (now - first >= WINDOW_MS) {
+      else if (now - first >= REPEAT_WINDOW_MS) {
         setTimeout(() => {
           Deno.stderr.writeSync(
             new TextEncoder().encode(`${sig} again: the current step is still running; killing it\n`),

@@ -11,7 +11,7 @@ import type { BackendName } from "../config/schema.ts";
 // Every backend trains: the gradient functions are registered with the backends, not with
 // whichever model module happens to be imported first.
 import "./gradients.ts";
-import { BlasMissingError, openBlas, OPENBLAS_INSTALL, useBlasMatMul } from "./blas.ts";
+import { BlasMissingError, capBlasThreads, openBlas, OPENBLAS_INSTALL, useBlasMatMul } from "./blas.ts";
 import { initNodeBackend } from "./node_backend.ts";
 import { registerWasmKernels } from "./wasm_kernels.ts";
 import { DEFAULT_TRAITS, setActiveTraits } from "./traits.ts";
@@ -102,6 +102,8 @@ async function _init(name: Exclude<BackendName, "auto">, auto = false): Promise<
       await _activate("wasm");
       registerWasmKernels();
       useBlasMatMul(true);
+      // Every products' thread count from the start: a micro-batched run capped it for itself.
+      capBlasThreads(Infinity);
       const version = blas.config.match(/^OpenBLAS [\d.]+/)?.[0] ?? "OpenBLAS";
       return `${cpu} (wasm SIMD + ${version}, products on ${
         blas.threads > 1 ? `1–${blas.threads} threads` : "1 thread"

@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { CheckpointError } from "../errors.ts";
 import { fromTimmLayout, internalShape, toTimmLayout } from "../model/params.ts";
 import type { VisionTransformer } from "../model/vit.ts";
+import type { MetricsRow } from "./metrics.ts";
 import { type NamedArray, readSafetensors, writeSafetensors } from "./safetensors.ts";
 
 /**
@@ -20,6 +21,27 @@ export async function modelTensors(model: VisionTransformer): Promise<NamedArray
     out.push({ name: param.name, shape: [...param.timmShape], data: toTimmLayout(param, data) });
   }
   return out;
+}
+
+/**
+ * The metadata an epoch's checkpoints carry: the config they were trained with and the epoch's
+ * validation, in one order so the same epoch always writes the same bytes.
+ * @param config the config text and its hash
+ * @param row the epoch's metrics row
+ * @returns `__metadata__` strings
+ */
+export function epochMetadata(
+  config: { config: string; config_hash: string },
+  row: MetricsRow,
+): Record<string, string> {
+  return {
+    config: config.config,
+    config_hash: config.config_hash,
+    epoch: String(row.epoch),
+    step: String(row.step),
+    val_acc: String(row.val_acc),
+    val_loss: String(row.val_loss),
+  };
 }
 
 /**

@@ -14,7 +14,7 @@ import type { Config } from "../config/schema.ts";
 import { DivergedError, InterruptedError, UsageError, VitlabError } from "../errors.ts";
 import { evaluate } from "../train/evaluate.ts";
 import type { EpochProgress, EpochTrainResult, StepEvent } from "../train/trainer.ts";
-import { saveCheckpoint } from "./checkpoint.ts";
+import { epochMetadata, saveCheckpoint } from "./checkpoint.ts";
 import type { MetricsRow } from "./metrics.ts";
 import { openNewRun, openResumedRun, prepareTraining, readResumable, type RunSession } from "./open_run.ts";
 import { lockRunDir } from "./lock.ts";
@@ -276,14 +276,7 @@ async function _validate(
  */
 async function _checkpoint(s: RunSession, row: MetricsRow, best: boolean, clock: () => number): Promise<void> {
   const file = (f: string) => join(s.runDir, f);
-  const meta = {
-    config: s.configText,
-    config_hash: s.configHash,
-    epoch: String(row.epoch),
-    step: String(row.step),
-    val_acc: String(row.val_acc),
-    val_loss: String(row.val_loss),
-  };
+  const meta = epochMetadata({ config: s.configText, config_hash: s.configHash }, row);
   const { model, trainer } = s;
   if (row.epoch % s.config.run.checkpoint_every === 0 || row.epoch === s.config.train.epochs) {
     await _saveState(s, row.epoch, null, clock);

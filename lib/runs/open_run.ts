@@ -22,7 +22,7 @@ import { collectEnv, type RunEnv } from "./env.ts";
 import type { ExperimentEvents, ExperimentOptions, ResumeOptions } from "./experiment.ts";
 import { lockRunDir, type RunLock } from "./lock.ts";
 import { MetricsWriter } from "./metrics.ts";
-import { reopenMetrics, repairCheckpoints, summaryFromState, summaryProblem } from "./repair.ts";
+import { reopenMetrics, repairCheckpoints, runStartedAt, summaryFromState, summaryProblem } from "./repair.ts";
 import { firstDifference, RESUMABLE_KEYS, trajectoryHash } from "./resume_rules.ts";
 import { createRunDir, RUN_FILES } from "./run_dir.ts";
 import { loadState, type TrainingState } from "./state.ts";
@@ -300,11 +300,8 @@ export async function openResumedRun(
         join(runDir, RUN_FILES.summary)
       }: ${r.summaryProblem}; rebuilt from the state (earlier resume records are lost)`,
     );
-    const { model, trainer } = parts;
-    prior = {
-      ...summaryFromState(runDir, config, state, model.paramCount(), trainer.stepsPerEpoch),
-      config_hash: hash,
-    };
+    const base = _newSummary(parts, runDir, config.run.name ?? "run", hash, runStartedAt(runDir), null);
+    prior = summaryFromState(base, state, parts.trainer.stepsPerEpoch);
   }
   const summary: RunSummary = {
     ...prior,

@@ -5,12 +5,10 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { Config } from "../config/schema.ts";
 import { CheckpointError, firstLine } from "../errors.ts";
-import { timmArgs } from "../model/timm_args.ts";
 import type { VisionTransformer } from "../model/vit.ts";
 import type { ModelEma } from "../train/ema.ts";
-import { saveCheckpoint } from "./checkpoint.ts";
+import { epochMetadata, saveCheckpoint } from "./checkpoint.ts";
 import { type MetricsRow, MetricsWriter, readMetrics } from "./metrics.ts";
 import { RUN_FILES } from "./run_dir.ts";
 import { readSafetensorsHeader } from "./safetensors.ts";
@@ -73,53 +71,37 @@ export function reopenMetrics(
 }
 
 /**
- * A summary.json that is missing, unreadable or not a summary, rebuilt from the state and config.
- * @param runDir the run directory
- * @param config the run's config
+ * A summary.json that is missing, unreadable or not a summary, rebuilt from the state: a new
+ * run's summary brought to where the state stands.
+ * @param base the summary a new run of this config would start with
  * @param state the restored state
- * @param paramCount the model's parameter count
  * @param stepsPerEpoch optimizer steps per epoch
  * @returns the rebuilt summary (earlier resume records are lost with the file)
  */
-export function summaryFromState(
-  runDir: string,
-  config: Config,
-  state: TrainingState,
-  paramCount: number,
-  stepsPerEpoch: number,
-): RunSummary {
-  const last = state.rows?.at(-1) ?? state.lastRow;
-  let started: string;
-  try {
-    started = statSync(join(runDir, RUN_FILES.config)).birthtime?.toISOString() ??
-      statSync(join(runDir, RUN_FILES.config)).mtime!.toISOString();
-  } catch {
-    started = new Date().toISOString();
-  }
+export function summaryFromState(base: RunSummary, state: TrainingState, stepsPerEpoch: number): RunSummary {
   return {
-    status: "running",
-    name: config.run.name ?? "run",
-    run_dir: runDir,
-    config_hash: "",
-    param_count: paramCount,
-    backend: config.run.backend,
-    device: "",
-    epochs: config.train.epochs,
+    ...base,
     epochs_completed: state.completedEpochs,
     steps: state.completedEpochs * stepsPerEpoch,
     best_epoch: state.best?.epoch ?? null,
     best_val_acc: state.best?.val_acc ?? null,
     best_val_loss: state.best?.val_loss ?? null,
-    final: last ?? null,
+    final: state.rows?.at(-1) ?? state.lastRow ?? null,
     wall_seconds: state.wallSeconds,
-    started_at: started,
-    ended_at: null,
-    tags: config.run.tags,
-    error: null,
-    rerun_of: null,
-    timm: timmArgs(config),
-    resumes: [],
   };
+}
+
+/**
+ * @param runDir a run directory
+ * @returns when the run began, as its config.yaml's creation (or last change) tells
+ */
+export function runStartedAt(runDir: string): Date {
+  try {
+    const info = statSync(join(runDir, RUN_FILES.config));
+    return info.birthtime ?? info.mtime ?? new Date();
+  } catch {
+    return new Date();
+  }
 }
 
 /**
@@ -162,13 +144,7 @@ export async function repairCheckpoints(
   const epoch = state.completedEpochs;
   const row = state.rows?.at(-1) ?? state.lastRow;
   if (state.progress !== null || epoch === 0 || !row || row.epoch !== epoch) return;
-  const metadata = {
-    ...meta,
-    epoch: String(epoch),
-    step: String(row.step),
-    val_acc: String(row.val_acc),
-    val_loss: String(row.val_loss),
-  };
+  const metadata = epochMetadata(meta, row);
   const due: [string, () => Promise<void>][] = [
     [RUN_FILES.last, () => saveCheckpoint(join(runDir, RUN_FILES.last), model, metadata)],
   ];

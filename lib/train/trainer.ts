@@ -232,11 +232,9 @@ export class Trainer {
 
   /** The whole batch at once: `stats` [3] is loss, correct, gradient norm. */
   #wholeBatch(batch: HostBatch, rng: Rng): { stats: tf.Tensor1D; grads: tf.Tensor[] } {
-    return tf.tidy(() => {
-      const r = microBatchGrads(this.model, this.train, batch, rng, 1, this.config.train.label_smoothing);
-      const norm = globalNorm(Object.fromEntries(r.grads.map((g, i) => [String(i), g])));
-      return { stats: tf.stack([r.loss, r.correct, norm]) as tf.Tensor1D, grads: r.grads };
-    });
+    const sum = new _GradSum();
+    sum.add(() => microBatchGrads(this.model, this.train, batch, rng, 1, this.config.train.label_smoothing));
+    return sum.finish();
   }
 
   /**
