@@ -23,6 +23,11 @@ Deno.test("benchTraining's numbers are consistent, and only blas times its produ
     assert.equal(r.steps, 3);
     assert.equal(r.batch, 8);
     assert.ok(Math.abs(r.images_per_second - 8000 / r.ms_per_step) <= 0.1 + 1e-3 * r.images_per_second);
+    // The split's parts add up to the step: waits, update, products alone (blas) and other kernels.
+    const parts = r.batch_wait_ms_per_step + r.replica_wait_ms_per_step + r.update_ms_per_step +
+      (r.products_ms_per_step ?? 0) + r.other_kernels_ms_per_step;
+    assert.ok(r.other_kernels_ms_per_step > 0 && r.update_ms_per_step > 0, JSON.stringify(r));
+    assert.ok(Math.abs(parts - r.ms_per_step) < 0.05 || r.other_kernels_ms_per_step === 0, JSON.stringify(r));
     const gflop = trainGflopPerImage(vitShapeFromConfig(config));
     assert.ok(Math.abs(r.achieved_gflops - gflop * r.images_per_second) <= 0.01 + 1e-2 * r.achieved_gflops);
     if (backend === "blas") {

@@ -31,6 +31,11 @@ export interface BenchResult {
   replica_wait_ms_per_step: number;
   /** The optimizer update and EMA, per timed step (ms). */
   update_ms_per_step: number;
+  /**
+   * What is left of `ms_per_step` for the model's kernels besides the products: the step less the
+   * waits, the update and (blas) the products alone. The next bottleneck when it dominates.
+   */
+  other_kernels_ms_per_step: number;
   steps: number;
   ms_per_step: number;
   images_per_second: number;
@@ -108,6 +113,7 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     batch_wait_ms_per_step: roundTo(split.batch, 2),
     replica_wait_ms_per_step: roundTo(split.wait, 2),
     update_ms_per_step: roundTo(split.update, 2),
+    other_kernels_ms_per_step: roundTo(Math.max(0, ms - split.batch - split.wait - split.update - (alone?.ms ?? 0)), 2),
   };
 }
 
