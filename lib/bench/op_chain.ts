@@ -80,7 +80,7 @@ function _registered(flag: string): boolean {
 /** Adds 1 to [0, 1, 2, 3] `ops` times; @returns whether it read back [ops, ops+1, ops+2, ops+3] */
 async function _chain(ops: number): Promise<boolean> {
   const one = tf.ones([4]);
-  let x = tf.tensor1d([0, 1, 2, 3]);
+  let x: tf.Tensor = tf.tensor1d([0, 1, 2, 3]);
   for (let i = 0; i < ops; i++) {
     const next = tf.add(x, one);
     x.dispose();
