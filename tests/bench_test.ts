@@ -25,6 +25,10 @@ Deno.test("benchTraining's numbers are consistent, and only blas times its produ
     assert.ok(Math.abs(r.images_per_second - 8000 / r.ms_per_step) <= 0.1 + 1e-3 * r.images_per_second);
     const gflop = trainGflopPerImage(vitShapeFromConfig(config));
     assert.ok(Math.abs(r.achieved_gflops - gflop * r.images_per_second) <= 0.01 + 1e-2 * r.achieved_gflops);
+    // Kernels are counted in one more, untimed step.
+    assert.ok(r.kernels_per_step > 0, `kernels_per_step ${r.kernels_per_step}`);
+    assert.ok(Math.abs(r.us_per_kernel - (r.ms_per_step * 1000) / r.kernels_per_step) <= 0.01 + 1e-3 * r.us_per_kernel);
+    assert.equal(r.dispatches_per_step, undefined, "GPU dispatches are webgpu's alone");
     if (backend === "blas") {
       assert.ok(r.products_ms_per_step! > 0, "products timed");
       assert.ok(r.products_gflops! > 0);

@@ -11,6 +11,7 @@ import { checkedBackend, webgpuApi } from "../lib/backend/webgpu.ts";
 import { webgpuDispatchCounter } from "../lib/backend/webgpu_dispatch.ts";
 import { BackendError } from "../lib/errors.ts";
 import { Rng } from "../lib/random.ts";
+import { tinyConfig } from "./_helpers.ts";
 
 await initBackend("webgpu");
 const rng = Rng.fromSeed(3, "webgpu-kernels");
@@ -90,4 +91,18 @@ Deno.test("webgpu: an error the device reports fails the next read-back with its
     return true;
   });
   backend.dispose();
+});
+
+Deno.test("a webgpu training step: fused optimizer, one read-back, no kernel falls back to the CPU", async () => {
+  const { benchTraining } = await import("../lib/bench/bench.ts");
+  const config = tinyConfig(["model.drop_path=0.1", "train.batch_size=8"]);
+  const cpu = await benchTraining(config, { backend: "cpu", steps: 1, warmup: 1 });
+  const gpu = await benchTraining(config, { backend: "webgpu", steps: 1, warmup: 1 });
+  // cpu runs the update and the norm as tfjs ops (~14 kernels per variable): fused, far fewer.
+  assert.ok(gpu.kernels_per_step < 0.7 * cpu.kernels_per_step, `${gpu.kernels_per_step} vs ${cpu.kernels_per_step}`);
+  assert.equal(gpu.read_backs_per_step, 1, "only the step's loss, correct count and norm, read together");
+  assert.deepEqual(gpu.cpu_fallbacks, {}, "no kernel takes a GPU input to the CPU");
+  // Small ops on host data (the seed gradient, drop-path masks, this tiny batch) may run there.
+  assert.ok(gpu.host_kernels! >= 1, "host-side kernels are told apart, not hidden");
+  assert.ok(gpu.dispatches_per_step! > 0);
 });

@@ -57,8 +57,10 @@ export interface BenchResult {
   dispatches_per_step?: number;
   /** webgpu only: transfers from the GPU to the CPU in that step (the one per-step read of loss and norm). */
   read_backs_per_step?: number;
-  /** webgpu only: kernels of that step that ran on the CPU, by name (empty when all ran on the GPU). */
-  cpu_kernels?: Record<string, number>;
+  /** webgpu only: kernels of that step that read an input back from the GPU to compute on the CPU, by name (a bug: empty is right). */
+  cpu_fallbacks?: Record<string, number>;
+  /** webgpu only: kernels of that step computed on the CPU on host data (the seed gradient, drop-path masks). */
+  host_kernels?: number;
 }
 
 /** Options of {@linkcode benchTraining}. */
@@ -130,7 +132,8 @@ function _kernelFields(c: KernelCounts, ms: number): Pick<BenchResult, "kernels_
     us_per_kernel: roundTo((ms * 1000) / Math.max(1, c.kernels), 2),
     ...(c.dispatches !== undefined ? { dispatches_per_step: c.dispatches } : {}),
     ...(c.readBacks !== undefined ? { read_backs_per_step: c.readBacks } : {}),
-    ...(c.cpuKernels !== undefined ? { cpu_kernels: c.cpuKernels } : {}),
+    ...(c.cpuFallbacks !== undefined ? { cpu_fallbacks: c.cpuFallbacks } : {}),
+    ...(c.hostKernels !== undefined ? { host_kernels: c.hostKernels } : {}),
   };
 }
 

@@ -17,10 +17,15 @@ export interface KernelCounts {
   /** webgpu only: compute shaders dispatched (a kernel may dispatch none, one or several). */
   dispatches?: number;
   /**
-   * webgpu only: kernels whose outputs were computed on the CPU (tfjs-webgpu runs small ops on
-   * inputs already on the CPU there), by kernel name.
+   * webgpu only: kernels that took an input from the GPU and computed on the CPU, by name. Each
+   * waits for the GPU and reads back mid-step: a bug, so empty is right.
    */
-  cpuKernels?: Record<string, number>;
+  cpuFallbacks?: Record<string, number>;
+  /**
+   * webgpu only: kernels that ran on the CPU on values still on the CPU (tfjs-webgpu computes
+   * small ops on host data there: the seed gradient, drop-path masks); no read-back.
+   */
+  hostKernels?: number;
   /** webgpu only: transfers from the GPU to the CPU (each waits for the queue). */
   readBacks?: number;
 }
@@ -54,12 +59,17 @@ export function startKernelCount(): () => KernelCounts {
   const webgpu = tf.getBackend() === "webgpu" ? (tf.backend() as unknown as _WebgpuData) : null;
   const counts: KernelCounts = { kernels: 0 };
   const cpu: Record<string, number> = {};
+  const host = { count: 0 };
   const original = Object.getOwnPropertyDescriptor(engine, "runKernel");
   const run = engine.runKernel;
   engine.runKernel = function (name, inputs, attrs) {
     counts.kernels++;
+    const fromGpu = webgpu !== null && _anyOnGpu(webgpu, inputs);
     const out = run.call(this, name, inputs, attrs);
-    if (webgpu) _noteCpuOutputs(webgpu, name, out, cpu);
+    if (webgpu && _anyOnCpuOnly(webgpu, out)) {
+      if (fromGpu) cpu[name] = (cpu[name] ?? 0) + 1;
+      else host.count++;
+    }
     return out;
   };
   const dispatchesBefore = webgpuDispatchCounter.count;
@@ -76,21 +86,19 @@ export function startKernelCount(): () => KernelCounts {
     else delete (engine as Partial<_Engine>).runKernel;
     if (!webgpu) return counts;
     delete (webgpu as Partial<_WebgpuData>).getBufferData;
-    return { ...counts, dispatches: webgpuDispatchCounter.count - dispatchesBefore, cpuKernels: cpu, readBacks };
+    const dispatches = webgpuDispatchCounter.count - dispatchesBefore;
+    return { ...counts, dispatches, cpuFallbacks: cpu, hostKernels: host.count, readBacks };
   };
 }
 
-function _noteCpuOutputs(
-  backend: _WebgpuData,
-  name: string,
-  out: tf.Tensor | tf.Tensor[],
-  cpu: Record<string, number>,
-) {
-  for (const t of Array.isArray(out) ? out : [out]) {
+function _anyOnGpu(backend: _WebgpuData, inputs: tf.NamedTensorMap): boolean {
+  // AddN and Concat take an array: Object.values covers both forms.
+  return Object.values(inputs).some((t) => t && backend.tensorMap.get(t.dataId)?.resource != null);
+}
+
+function _anyOnCpuOnly(backend: _WebgpuData, out: tf.Tensor | tf.Tensor[]): boolean {
+  return (Array.isArray(out) ? out : [out]).some((t) => {
     const data = backend.tensorMap.get(t.dataId);
-    if (data && data.resource == null && data.values != null) {
-      cpu[name] = (cpu[name] ?? 0) + 1;
-      return;
-    }
-  }
+    return data !== undefined && data.resource == null && data.values != null;
+  });
 }
