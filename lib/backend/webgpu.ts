@@ -25,8 +25,9 @@ import { webgpuDispatchCounter } from "./webgpu_dispatch.ts";
 import { registerWebgpuKernels } from "./webgpu_kernels.ts";
 
 /**
- * Kernels recorded per queue submit: tfjs's default. The 2,000-add chain costs the same per op
- * at 15, 30 and 60 on lavapipe (docs/backends.md); a hardware driver's submit may cost more.
+ * Kernels recorded per queue submit: tfjs's default. On lavapipe a 2,000-add chain cost less per
+ * op at 15 than with a submit per op, and 30 or 60 were not reliably cheaper (docs/backends.md);
+ * a hardware driver's submit may cost more, which `deno task doctor` measures.
  */
 export const WEBGPU_SUBMIT_BATCH = 15;
 
