@@ -91,6 +91,7 @@ export function markdownTable(lines: Line[], peak: number | null): string {
     `of machine peak (${num(peak, 0)} GFLOP/s)`,
     "products alone, of peak",
     "vs PyTorch",
+    "kernels/step",
   ];
   const rows = lines.map((l) => [
     `${String(l.config).replace(/^.*\//, "").replace(/\.ya?ml$/, "")} (${l.batch})`,
@@ -101,6 +102,7 @@ export function markdownTable(lines: Line[], peak: number | null): string {
     pct(l.of_machine_peak),
     pct(l.products_of_machine_peak),
     l.backend === "pytorch" ? "1" : typeof l.vs_pytorch === "number" ? `${l.vs_pytorch.toFixed(2)}×` : "–",
+    num(l.kernels_per_step, 0),
   ]);
   return [head, head.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
 }

@@ -24,6 +24,7 @@ export function buildProgram(argv: string[]): Command {
   _expCommand(program, argv);
   _evalCommand(program);
   _benchCommand(program);
+  _doctorCommand(program);
   _setupCommand(program);
   _compareCommand(program);
   _dataCommand(program);
@@ -85,6 +86,23 @@ function _benchCommand(program: Command): void {
     .action(async (configs: string[], flags) => {
       const { bench } = await import("./bench.ts");
       await bench(configs.length ? configs : ["configs/vit-small.yaml"], flags);
+    });
+}
+
+/** Declares `doctor`; its handler (doctor.ts) is imported only when the command runs. */
+function _doctorCommand(program: Command): void {
+  program.command("doctor")
+    .description("what this machine trains on: runtime, backends (and fixes), WebGPU adapters, bindings, a bench each")
+    .option("--config <file>", "config whose model and batch size are timed", "configs/vit-small.yaml")
+    .option("--steps <n>", "timed steps per usable backend (0: no bench)", "20")
+    .option("--warmup <n>", "untimed steps first", "3")
+    .option("--set <key=value>", "override a config key of the bench (repeatable)", collect, [])
+    .option("--report <file.md>", "also write the report as Markdown to this file")
+    .option("--format <fmt>", "text, md or json on stdout", "text")
+    .option("--debug", "show stack traces on errors")
+    .action(async (flags) => {
+      const { doctor } = await import("./doctor.ts");
+      await doctor(flags);
     });
 }
 

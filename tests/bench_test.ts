@@ -30,6 +30,10 @@ Deno.test("benchTraining's numbers are consistent, and only blas times its produ
     assert.ok(Math.abs(parts - r.ms_per_step) < 0.05 || r.other_kernels_ms_per_step === 0, JSON.stringify(r));
     const gflop = trainGflopPerImage(vitShapeFromConfig(config));
     assert.ok(Math.abs(r.achieved_gflops - gflop * r.images_per_second) <= 0.01 + 1e-2 * r.achieved_gflops);
+    // Kernels are counted in one more, untimed step.
+    assert.ok(r.kernels_per_step > 0, `kernels_per_step ${r.kernels_per_step}`);
+    assert.ok(Math.abs(r.us_per_kernel - (r.ms_per_step * 1000) / r.kernels_per_step) <= 0.01 + 1e-3 * r.us_per_kernel);
+    assert.equal(r.dispatches_per_step, undefined, "GPU dispatches are webgpu's alone");
     if (backend === "blas") {
       assert.ok(r.products_ms_per_step! > 0, "products timed");
       assert.ok(r.products_gflops! > 0);
@@ -87,6 +91,7 @@ Deno.test("the Markdown table gives PyTorch's row, peak shares and the ratio", (
       of_machine_peak: 0.1356,
       products_of_machine_peak: 0.4,
       vs_pytorch: 0.674,
+      kernels_per_step: 1739,
     },
     {
       config: "configs/vit-small.yaml",
@@ -99,6 +104,6 @@ Deno.test("the Markdown table gives PyTorch's row, peak shares and the ratio", (
   ], 205);
   const rows = table.split("\n");
   assert.match(rows[0]!, /of machine peak \(205 GFLOP\/s\)/);
-  assert.equal(rows[2], "| vit-small (128) | blas | 100 | 1,280 | 27.8 | 13.6% | 40.0% | 0.67× |");
-  assert.equal(rows[3], "| vit-small (128) | PyTorch (1 thread) | 67.4 | 1,899 | – | – | – | 1 |");
+  assert.equal(rows[2], "| vit-small (128) | blas | 100 | 1,280 | 27.8 | 13.6% | 40.0% | 0.67× | 1,739 |");
+  assert.equal(rows[3], "| vit-small (128) | PyTorch (1 thread) | 67.4 | 1,899 | – | – | – | 1 | – |");
 });

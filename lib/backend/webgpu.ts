@@ -6,12 +6,30 @@
  * path fails with "adapter cannot be reused"-style errors (tfjs issue 8518, deno issue 28135).
  * Registering our own factory with the adapter we already inspected avoids both.
  *
- * Why submit after every op (WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE = 1): with tfjs's default
- * batching of 15 ops per submit, read-backs under Deno (measured on lavapipe) returned stale
- * values — the same loss step after step, or zeros — while the weights were right.
+ * What the stale read-backs were (vitlab once submitted after every op to hide them): the device
+ * was created with WebGPU's default limits, 8 storage buffers per shader, and tfjs-webgpu's
+ * `AddN` binds all its inputs in one shader. The device rejected that shader without a word
+ * (an uncaptured validation error), and a rejected shader invalidates the whole command buffer
+ * it was submitted in: with tfjs's batching of 15 kernels per submit, the 14 kernels around it
+ * never ran, and reads returned zeros or whatever a reused buffer held before — the same loss
+ * step after step. Submitting every kernel alone confined the damage to `AddN` itself (it
+ * "returned 0"). `tests/webgpu_readback_test.ts` replays it. The fix is at the cause: the device
+ * gets the adapter's own limits, `AddN` sums in groups a shader can bind
+ * ({@linkcode ./webgpu_kernels.ts}), and any error the device reports fails the next read-back
+ * with its message instead of passing on wrong numbers. Submits are batched again.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { BackendError } from "../errors.ts";
+import { webgpuDispatchCounter } from "./webgpu_dispatch.ts";
+import { registerWebgpuKernels } from "./webgpu_kernels.ts";
+
+/**
+ * Kernels recorded per queue submit: tfjs's default. On lavapipe a 2,000-add chain cost less per
+ * op at 15 than with a submit per op, and 30 or 60 were not reliably cheaper (docs/backends.md);
+ * a hardware driver's submit may cost more, which `deno task doctor` measures.
+ */
+export const WEBGPU_SUBMIT_BATCH = 15;
 
 /** What {@linkcode registerWebgpu} found. */
 export interface WebgpuAdapter {
@@ -35,21 +53,41 @@ export function registerWebgpu(): Promise<WebgpuAdapter> {
   return _registered;
 }
 
-async function _register(): Promise<WebgpuAdapter> {
+/**
+ * @param adapter a WebGPU adapter
+ * @returns its vendor, architecture, device and description in one line
+ */
+export function adapterText(adapter: GPUAdapter): string {
+  const info = adapter.info;
+  return [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(" ").trim() ||
+    "unnamed adapter";
+}
+
+/**
+ * @param adapter a WebGPU adapter
+ * @returns whether it is a CPU rasteriser rather than a GPU (Deno reports it in `info`)
+ */
+export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
+  const flag = (adapter.info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter;
+  return flag === true || /llvmpipe|lavapipe|swiftshader|software/i.test(adapterText(adapter));
+}
+
+/** @returns navigator.gpu, after pointing Mesa at a valid runtime folder */
+export function webgpuApi(): GPU {
   const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
   if (!gpu) throw new BackendError("backend 'webgpu' needs navigator.gpu (run Deno with --unstable-webgpu)");
   _ensureRuntimeDir();
-  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  return gpu;
+}
+
+async function _register(): Promise<WebgpuAdapter> {
+  const adapter = await webgpuApi().requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) {
     throw new BackendError("backend 'webgpu': no WebGPU adapter was found (no GPU driver or Vulkan loader?)");
   }
-  const info = adapter.info;
-  const text = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(" ").trim() ||
-    "unnamed adapter";
-  const software = (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter === true ||
-    /llvmpipe|lavapipe|swiftshader|software/i.test(text);
   const { WebGPUBackend } = await import("@tensorflow/tfjs-backend-webgpu");
-  tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", 1);
+  tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", WEBGPU_SUBMIT_BATCH);
   tf.removeBackend("webgpu");
   tf.registerBackend("webgpu", async () => {
     const limits = adapter.limits;
@@ -62,11 +100,56 @@ async function _register(): Promise<WebgpuAdapter> {
         maxBufferSize: limits.maxBufferSize,
         maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
         maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+        // The default (8) is less than tfjs-webgpu's kernels bind: see the header.
+        maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage,
       },
     });
-    return new WebGPUBackend(device, info);
+    return checkedBackend(WebGPUBackend, device, adapter.info);
   }, 3);
-  return { adapterDescription: text, software };
+  registerWebgpuKernels();
+  return { adapterDescription: adapterText(adapter), software: isSoftwareAdapter(adapter) };
+}
+
+/**
+ * tfjs's WebGPUBackend, made to fail loudly: an error the device reports (a rejected shader, lost
+ * memory, a lost device) makes the next read-back throw it, since the values read would be wrong.
+ * It also counts dispatches for `bench`.
+ * @param Base tfjs-webgpu's WebGPUBackend class
+ * @param device the device to run on
+ * @param info its adapter's info
+ * @returns the backend
+ */
+export function checkedBackend(Base: typeof WebGPUBackend, device: GPUDevice, info: GPUAdapterInfo): WebGPUBackend {
+  let failure: string | null = null;
+  device.addEventListener("uncapturederror", (e) => {
+    failure ??= (e as GPUUncapturedErrorEvent).error.message.split("\n")[0]!;
+  });
+  device.lost.then((l) => failure ??= `the device was lost (${l.reason}: ${l.message})`);
+  const check = () => {
+    if (failure !== null) {
+      throw new BackendError(`webgpu: the device reported an error, so results are wrong: ${failure}`);
+    }
+  };
+  class Checked extends Base {
+    override async read(dataId: object): Promise<tf.backend_util.BackendValues> {
+      check();
+      const values = await super.read(dataId);
+      check();
+      return values;
+    }
+    override readSync(dataId: object): tf.backend_util.BackendValues {
+      check();
+      return super.readSync(dataId);
+    }
+  }
+  const backend = new Checked(device, info);
+  const inner = backend as unknown as { recordAndSubmit: (...args: unknown[]) => void };
+  const record = inner.recordAndSubmit;
+  inner.recordAndSubmit = function (...args: unknown[]) {
+    webgpuDispatchCounter.count++;
+    return record.apply(this, args);
+  };
+  return backend;
 }
 
 /** Mesa's Vulkan drivers print an error on every start unless XDG_RUNTIME_DIR names a 0700 folder. */

@@ -17,6 +17,7 @@ import { Rng } from "../random.ts";
 import { median, roundTo } from "../stats.ts";
 import { Trainer } from "../train/trainer.ts";
 import { trainGflopPerImage } from "./flops.ts";
+import { type KernelCounts, startKernelCount } from "./kernel_count.ts";
 
 /** One backend's numbers, as `bench` prints them. */
 export interface BenchResult {
@@ -53,6 +54,18 @@ export interface BenchResult {
   products_ms_per_step?: number;
   /** blas only: the rate those products reach alone, GFLOP/s. */
   products_gflops?: number;
+  /** Kernels tfjs's engine ran in one training step (counted in an extra, untimed step). */
+  kernels_per_step: number;
+  /** ms_per_step spread over those kernels, in µs: the cost of one kernel, dispatch and all. */
+  us_per_kernel: number;
+  /** webgpu only: compute shaders dispatched in that step. */
+  dispatches_per_step?: number;
+  /** webgpu only: transfers from the GPU to the CPU in that step (the one per-step read of loss and norm). */
+  read_backs_per_step?: number;
+  /** webgpu only: kernels of that step that read an input back from the GPU to compute on the CPU, by name (a bug: empty is right). */
+  cpu_fallbacks?: Record<string, number>;
+  /** webgpu only: kernels of that step computed on the CPU on host data (the seed gradient, drop-path masks). */
+  host_kernels?: number;
 }
 
 /** Options of {@linkcode benchTraining}. */
@@ -74,7 +87,8 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
   checkTrainingMemory(config, backend.name);
   const shape = vitShapeFromConfig(config);
   const batch = config.train.batch_size;
-  const total = o.warmup + o.steps;
+  // One more step than timed: its kernels are counted, outside the timed ones.
+  const total = o.warmup + o.steps + 1;
   const set = _randomSet(config, batch * total);
   const bench = structuredClone(config);
   bench.train.epochs = 1;
@@ -88,7 +102,7 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     trainer.dispose();
     model.dispose();
   }
-  const { times, peak, products, replicas, split } = timed;
+  const { times, peak, products, replicas, split, counts } = timed;
   const dataMs = median(_timeDataPipeline(bench, set, o.steps));
   const alone = products.length ? timeProducts(products) : null;
   const ms = median(times);
@@ -114,6 +128,18 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     replica_wait_ms_per_step: roundTo(split.wait, 2),
     update_ms_per_step: roundTo(split.update, 2),
     other_kernels_ms_per_step: roundTo(Math.max(0, ms - split.batch - split.wait - split.update - (alone?.ms ?? 0)), 2),
+    ..._kernelFields(counts, ms),
+  };
+}
+
+function _kernelFields(c: KernelCounts, ms: number): Pick<BenchResult, "kernels_per_step" | "us_per_kernel"> {
+  return {
+    kernels_per_step: c.kernels,
+    us_per_kernel: roundTo((ms * 1000) / Math.max(1, c.kernels), 2),
+    ...(c.dispatches !== undefined ? { dispatches_per_step: c.dispatches } : {}),
+    ...(c.readBacks !== undefined ? { read_backs_per_step: c.readBacks } : {}),
+    ...(c.cpuFallbacks !== undefined ? { cpu_fallbacks: c.cpuFallbacks } : {}),
+    ...(c.hostKernels !== undefined ? { host_kernels: c.hostKernels } : {}),
   };
 }
 
@@ -172,16 +198,24 @@ interface _Timed {
   products: ProductShape[];
   replicas: number;
   split: { batch: number; wait: number; update: number };
+  counts: KernelCounts;
 }
 
-/** Trains warm-up then timed steps, recording each step's time, tensors and (blas) products. */
+/**
+ * Trains warm-up steps, timed steps, then one step whose kernels are counted, recording each
+ * timed step's time, tensors and (blas) products.
+ */
 async function _timeSteps(trainer: Trainer, o: BenchOptions, backend: string): Promise<_Timed> {
   const times: number[] = [];
   let peak = 0;
   let last = 0;
   let products: ProductShape[] = [];
+  let stopCount: (() => KernelCounts) | null = null;
+  let counts: KernelCounts = { kernels: 0 };
+  let split = { batch: 0, wait: 0, update: 0 };
   const replicas = await trainer.startReplicas(backend as Exclude<BackendName, "auto">);
   const t = trainer.timings;
+  const timedEnd = o.warmup + o.steps;
   await trainer.trainEpoch(0, {
     onStep: (e) => {
       const now = e.seconds * 1000;
@@ -192,22 +226,21 @@ async function _timeSteps(trainer: Trainer, o: BenchOptions, backend: string): P
           t.updateMs =
             0;
       }
-      if (e.step > o.warmup) times.push(now - last);
+      if (e.step > o.warmup && e.step <= timedEnd) times.push(now - last);
       last = now;
       peak = Math.max(peak, tf.memory().numTensors);
       // Record the products of the last warm-up step (the first timed one's are the same).
       if (backend === "blas" && e.step === o.warmup) recordProducts(true);
       if (backend === "blas" && e.step === o.warmup + 1) products = recordProducts(false);
+      if (e.step === timedEnd) {
+        const per = (ms: number) => ms / Math.max(1, t.steps);
+        split = { batch: per(t.batchWaitMs), wait: per(t.replicaWaitMs), update: per(t.updateMs) };
+        stopCount = startKernelCount();
+      }
+      if (e.step === timedEnd + 1 && stopCount) counts = stopCount();
     },
   });
-  const per = (ms: number) => ms / Math.max(1, t.steps);
-  return {
-    times,
-    peak,
-    products,
-    replicas,
-    split: { batch: per(t.batchWaitMs), wait: per(t.replicaWaitMs), update: per(t.updateMs) },
-  };
+  return { times, peak, products, replicas, split, counts };
 }
 
 function _randomSet(config: Config, count: number): ImageSet {
