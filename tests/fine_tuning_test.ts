@@ -6,6 +6,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
+import { configToYaml } from "../lib/config/dump.ts";
+import { configHash } from "../lib/config/hash.ts";
+import { configFromObject } from "../lib/config/load.ts";
 import { ConfigError } from "../lib/errors.ts";
 import { toTimmLayout } from "../lib/model/params.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../lib/model/vit.ts";
@@ -146,4 +149,32 @@ Deno.test("train.freeze as prefixes freezes exactly those tensors; a prefix that
       err instanceof ConfigError && /train\.freeze: prefix 'blokcs\.0\.' names no parameter/.test(err.message),
   );
   assert.deepEqual([...Deno.readDirSync(empty)], []);
+});
+
+Deno.test("the fine-tuning keys at their defaults leave hashes and config.yaml as before they existed", () => {
+  const config = configFromObject({});
+  const old = structuredClone(config) as unknown as Record<string, Record<string, unknown>>;
+  for (const key of ["init_from", "init_strict"]) delete old.model![key];
+  for (const key of ["layer_decay", "freeze"]) delete old.train![key];
+  assert.equal(configHash(config), configHash(old));
+  assert.doesNotMatch(configToYaml(config), /init_from|init_strict|layer_decay|freeze/);
+  const used = configFromObject({
+    model: { init_from: "runs/x" },
+    train: { freeze: ["blocks.0."], layer_decay: 0.75 },
+  });
+  assert.notEqual(configHash(used), configHash(config));
+  assert.match(configToYaml(used), /init_from: runs\/x/);
+  assert.deepEqual(configFromObject({}, ["train.freeze=[patch_embed, blocks.0.]"]).train.freeze, [
+    "patch_embed",
+    "blocks.0.",
+  ]);
+  assert.equal(configFromObject({}, ["train.freeze=backbone"]).train.freeze, "backbone");
+  assert.throws(
+    () => configFromObject({}, ["train.freeze=head"]),
+    /--set train\.freeze=head: train\.freeze: expected one of none, backbone, or a list of non-empty strings, got 'head'/,
+  );
+  assert.throws(
+    () => configFromObject({}, ["train.layer_decay=0"]),
+    /train\.layer_decay: expected a number > 0 and ≤ 1/,
+  );
 });

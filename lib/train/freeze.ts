@@ -8,6 +8,7 @@ import { ConfigError } from "../errors.ts";
 export type FreezeSetting = "none" | "backbone" | readonly string[];
 
 /**
+ * The parameters `train.freeze` keeps from training.
  * @param names the model's parameter names (timm's), in declaration order
  * @param freeze train.freeze
  * @returns the names that do not train

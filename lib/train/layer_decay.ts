@@ -9,6 +9,7 @@
  */
 
 /**
+ * Each tensor's learning-rate multiplier under layer decay, as timm's param groups' `lr_scale`.
  * @param names the model's parameter names (timm's)
  * @param depth the number of blocks
  * @param decay train.layer_decay, in (0, 1]
@@ -26,9 +27,16 @@ export function layerDecayScales(names: readonly string[], depth: number, decay:
 }
 
 /**
+ * A tensor's layer in timm's layer-decay grouping of a VisionTransformer.
  * @param name a parameter's timm name
  * @param depth the number of blocks
- * @returns its layer id in timm's layer-decay grouping
+ * @returns its layer id: 0 for the embeddings, i + 1 for block i, depth + 1 for the head
+ * @example
+ * ```ts
+ * import { layerId } from "./layer_decay.ts";
+ * const ids = ["patch_embed.proj.weight", "blocks.2.attn.qkv.bias", "norm.weight", "head.weight"].map((n) => layerId(n, 3));
+ * if (ids.join() !== "0,3,3,4") throw new Error("wrong");
+ * ```
  */
 export function layerId(name: string, depth: number): number {
   if (/^(cls_token|reg_token|pos_embed|patch_embed)/.test(name)) return 0;
