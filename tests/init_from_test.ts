@@ -8,6 +8,7 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { readRun } from "../lib/compare/read_run.ts";
 import { differingKeys } from "../lib/compare/diff_keys.ts";
+import { loadConfig } from "../lib/config/load.ts";
 import { CheckpointError, ConfigError } from "../lib/errors.ts";
 import { EVAL } from "../lib/model/context.ts";
 import { toTimmLayout } from "../lib/model/params.ts";
@@ -18,7 +19,7 @@ import { initFromCheckpoint } from "../lib/runs/init_from.ts";
 import { prepareTraining } from "../lib/runs/open_run.ts";
 import { RUN_FILES } from "../lib/runs/run_dir.ts";
 import { type NamedArray, writeSafetensors } from "../lib/runs/safetensors.ts";
-import { tempDir, tinyConfig, useWasm } from "./_helpers.ts";
+import { tempDir, tinyConfig, useWasm, vitlab } from "./_helpers.ts";
 
 await useWasm();
 
@@ -62,7 +63,7 @@ Deno.test("a run's checkpoint as init_from: before any step the new run's logits
   resumed.dispose();
 });
 
-Deno.test("init_from in a run: env.json holds the file's sha256, compare shows model.init_from, a resume never reads it", async () => {
+Deno.test("init_from in a run: env.json holds the file's sha256, compare shows the key, a rerun checks the hash, a resume never reads it", async () => {
   const runs = tempDir();
   const source = await runExperiment(tinyConfig(["train.epochs=1"]), { runsDir: runs });
   const file = join(tempDir(), "copy.safetensors");
@@ -81,6 +82,18 @@ Deno.test("init_from in a run: env.json holds the file's sha256, compare shows m
   assert.equal(JSON.parse(Deno.readTextFileSync(join(source.runDir, RUN_FILES.env))).init_from, undefined);
   const keys = differingKeys([readRun(source.runDir).config, readRun(tuned.runDir).config]);
   assert.ok(keys.includes("model.init_from"), keys.join());
+  // A rerun from a file that has since changed says so.
+  Deno.copyFileSync(join(tuned.runDir, RUN_FILES.best), file);
+  const warnings: string[] = [];
+  await runExperiment(loadConfig(join(tuned.runDir, RUN_FILES.config)), {
+    runsDir: runs,
+    rerunOf: tuned.runDir,
+    events: { onWarning: (m) => warnings.push(m) },
+  });
+  assert.ok(
+    warnings.some((w) => /model\.init_from .* is not the file .* started from \(sha256/.test(w)),
+    warnings.join("\n"),
+  );
   // The file is gone: a resume that read it would fail.
   Deno.removeSync(file);
   const startsAgain: unknown[] = [];
@@ -204,4 +217,38 @@ Deno.test("init_from errors: a missing path and a folder without a checkpoint ar
   assert.deepEqual([...Deno.readDirSync(runs)], []);
   model.dispose();
   wide.dispose();
+});
+
+Deno.test("the CLI prints where the weights came from and each adaptation on stderr; stdout is the run directory", async () => {
+  const { path, source } = await timmFile();
+  source.dispose();
+  const dir = tempDir();
+  // tinyConfig's model (the file's width and depth), mean-pooled, on 8×8 single-channel images.
+  const config = join(dir, "tuned.yaml");
+  Deno.writeTextFileSync(
+    config,
+    [
+      "model: {patch_size: 4, d_model: 16, depth: 2, heads: 2, mlp_ratio: 2, pool: mean}",
+      "data: {dataset: synthetic, image_size: 8, num_classes: 3, synthetic_size: 96}",
+      "train: {epochs: 1, batch_size: 16, warmup_epochs: 0}",
+      "run: {backend: wasm}",
+    ].join("\n") + "\n",
+  );
+  const runs = join(dir, "runs");
+  const out = await vitlab(
+    "exp",
+    config,
+    "--runs-dir",
+    runs,
+    "--set",
+    `model.init_from=${path}`,
+    "--set",
+    "model.init_strict=false",
+  );
+  assert.equal(out.code, 0, out.stderr);
+  assert.match(out.stderr, /^weights from .*vit_timm\.safetensors \(sha256 [0-9a-f]{12}…\): \d+ tensors loaded$/m);
+  const lines = out.stderr.split("\n").filter((l) => /^  (head|pos_embed|patch_embed|fc_norm|head_dist)/.test(l));
+  assert.equal(lines.length, 6, out.stderr);
+  assert.equal(out.stdout.trim().split("\n").length, 1);
+  assert.ok(out.stdout.trim().startsWith(runs));
 });
