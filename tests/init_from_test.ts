@@ -247,7 +247,7 @@ Deno.test("the CLI prints where the weights came from and each adaptation on std
   );
   assert.equal(out.code, 0, out.stderr);
   assert.match(out.stderr, /^weights from .*vit_timm\.safetensors \(sha256 [0-9a-f]{12}…\): \d+ tensors loaded$/m);
-  const lines = out.stderr.split("\n").filter((l) => /^  (head|pos_embed|patch_embed|fc_norm|head_dist)/.test(l));
+  const lines = out.stderr.split("\n").filter((l) => /^ {2}(head|pos_embed|patch_embed|fc_norm|head_dist)/.test(l));
   assert.equal(lines.length, 6, out.stderr);
   assert.equal(out.stdout.trim().split("\n").length, 1);
   assert.ok(out.stdout.trim().startsWith(runs));
