@@ -67,6 +67,18 @@ export { type TimmArgs, timmArgs } from "./lib/model/timm_args.ts";
 export { loadCheckpoint, saveCheckpoint } from "./lib/runs/checkpoint.ts";
 export type { NamedArray } from "./lib/runs/safetensors.ts";
 
+// Starting from trained weights: timm's loading rules and adaptations, layer decay, freezing.
+export { initFromCheckpoint, type InitOptions, type InitReport } from "./lib/runs/init_from.ts";
+export {
+  adaptInputConv,
+  bicubicMatrix,
+  resampleAbsPosEmbed,
+  resamplePatchEmbed,
+  type ResizeOptions,
+} from "./lib/model/resample.ts";
+export { layerDecayScales, layerId } from "./lib/train/layer_decay.ts";
+export { type FreezeSetting, frozenNames } from "./lib/train/freeze.ts";
+
 // The model's modules, as VisionTransformer holds them.
 //
 // On tfjs types: these signatures (and VisionTransformer's and ParamStore's) use tfjs-core's Tensor

@@ -82,6 +82,11 @@ function _events(progress: Progress): ExperimentEvents {
         `model ${count} parameters; train ${info.trainCount}, val ${info.valCount}, ${info.stepsPerEpoch} steps/epoch` +
           (info.replicas > 1 ? `, micro-batches on ${info.replicas} replicas\n` : "\n"),
       );
+      if (info.init) {
+        const { file, sha256, loaded, messages } = info.init;
+        say(`weights from ${file} (sha256 ${sha256.slice(0, 12)}…): ${loaded} tensors loaded\n`);
+        for (const line of messages) say(`  ${line}\n`);
+      }
       const at = info.resumedAt ? ` (resuming at epoch ${info.resumedAt.epoch}, step ${info.resumedAt.step})` : "";
       say(`run directory ${info.runDir}${at}\n`);
     },

@@ -110,6 +110,8 @@ function _type(spec: FieldSpec): string {
       return "list of strings";
     case "count":
       return "auto or integer";
+    case "choice_or_strings":
+      return `${spec.values.join(" \\| ")} \\| list of strings`;
     case "int":
       return `integer${n}`;
     case "float":

@@ -306,6 +306,10 @@ function _checkValue(value: unknown, spec: FieldSpec, path: string, at: string):
     case "strings":
       if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) return fail("a list of strings");
       return [...value];
+    case "choice_or_strings":
+      if (typeof value === "string" && spec.values.includes(value)) return value;
+      if (Array.isArray(value) && value.every((v) => typeof v === "string" && v !== "")) return [...value];
+      return fail(_describe(spec));
     case "floats": {
       if (!Array.isArray(value) || value.length === 0) return fail(_describe(spec));
       if (spec.length !== undefined && value.length !== spec.length) return fail(_describe(spec));
@@ -352,6 +356,8 @@ function _describe(spec: FieldSpec): string {
       return `a string${orNull}`;
     case "strings":
       return "a list of strings";
+    case "choice_or_strings":
+      return `one of ${spec.values.join(", ")}, or a list of non-empty strings`;
     case "count":
       return `auto or an integer ≥ 1 and ≤ ${spec.max}`;
   }

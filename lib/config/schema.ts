@@ -33,6 +33,8 @@ export interface ConfigInput {
     attn_dropout: number;
     drop_path: number;
     pool: "cls" | "mean";
+    init_from: string | null;
+    init_strict: boolean;
   };
   /** The dataset, its image shape and normalisation, and how much of it is used for validation. */
   data: {
@@ -65,6 +67,8 @@ export interface ConfigInput {
     label_smoothing: number;
     grad_clip: number;
     ema_decay: number;
+    layer_decay: number;
+    freeze: "none" | "backbone" | string[];
     seed: number;
   };
   /** Training-time augmentation (crop, flip, RandAugment, mixup/cutmix, random erasing). */
@@ -128,6 +132,7 @@ export type FieldSpec =
     | { kind: "floats"; default: number[] | null; length?: number; min?: number; max?: number }
     | { kind: "strings"; default: string[] }
     | { kind: "count"; default: number | "auto"; max: number }
+    | { kind: "choice_or_strings"; default: string; values: readonly string[] }
   );
 
 /** Every key of every section. Comments say why the default is what it is. */
@@ -209,6 +214,19 @@ export const SCHEMA: { [S in Section]: { [K in keyof ConfigInput[S]]: FieldSpec 
       values: ["cls", "mean"],
       doc:
         "Head input: the class token (cls) or the mean of the patch tokens through fc_norm (mean), as timm's global_pool.",
+    },
+    init_from: {
+      kind: "string",
+      default: null,
+      nullable: true,
+      doc:
+        "Start from trained weights: a run directory (its checkpoints/best.safetensors) or a .safetensors file in timm's layout (a vitlab checkpoint, or timm's state_dict saved with safetensors), relative to the working directory. pos_embed and the patch embedding are resampled, the input channels adapted and a head of another class count started fresh, as timm does; each adaptation is printed. null trains from scratch. A resume never re-applies it.",
+    },
+    init_strict: {
+      kind: "bool",
+      default: true,
+      doc:
+        "With init_from: tensors the file has and the model lacks, or the model has and the file lacks, are an error (as timm's strict=True). false drops the first and starts the second fresh, each named in one printed line.",
     },
   },
   data: {
@@ -401,6 +419,22 @@ export const SCHEMA: { [S in Section]: { [K in keyof ConfigInput[S]]: FieldSpec 
       doc:
         "Exponential moving average of the weights, updated every step, evaluated and checkpointed beside them (timm's model_ema_decay, e.g. 0.9998); 0 is off.",
     },
+    layer_decay: {
+      kind: "float",
+      default: 1,
+      min: 0,
+      exclusiveMin: true,
+      max: 1,
+      doc:
+        "Layer-wise lr decay for fine-tuning (BEiT's, timm's --layer-decay): block i's lr is scaled by layer_decay^(depth − i), the embeddings' by layer_decay^(depth + 1), the final norm's as the last block's, head and fc_norm by 1. 1.0 is off; 0.65–0.75 is usual.",
+    },
+    freeze: {
+      kind: "choice_or_strings",
+      default: "none",
+      values: ["none", "backbone"],
+      doc:
+        "Tensors that do not train: none, backbone (a linear probe: only head and fc_norm train), or a list of timm name prefixes (e.g. [patch_embed, blocks.0.]). Frozen tensors get no gradient, no optimizer state and no update.",
+    },
     seed: {
       kind: "int",
       default: 0,
@@ -566,6 +600,10 @@ export const VARIANTS: Readonly<
 export const ADDED_LATER: Readonly<Record<string, unknown>> = Object.freeze({
   "train.micro_batch": 0,
   "run.workers": "auto",
+  "model.init_from": null,
+  "model.init_strict": true,
+  "train.layer_decay": 1,
+  "train.freeze": "none",
 });
 
 /**

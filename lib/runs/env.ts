@@ -25,13 +25,16 @@ export interface RunEnv {
   seed: number;
   config_hash: string;
   dataset_files: Record<string, string>;
+  /** Where model.init_from took the weights from; absent for a run that started from its seed. */
+  init_from?: { source: string; file: string; sha256: string };
 }
 
 /** vitlab's version, written into every run. */
 export const VITLAB_VERSION = "0.1.0";
 
 /**
- * @param o backend, command line, seed, config hash and dataset files to hash
+ * @param o backend, command line, seed, config hash, dataset files to hash, and the source of
+ *   model.init_from (with its hash) if the weights came from one
  * @returns the environment record
  */
 export function collectEnv(o: {
@@ -40,6 +43,7 @@ export function collectEnv(o: {
   seed: number;
   configHash: string;
   datasetFiles: string[];
+  initFrom?: { source: string; file: string; sha256: string } | null;
 }): RunEnv {
   const git = _git();
   const files: Record<string, string> = {};
@@ -69,6 +73,9 @@ export function collectEnv(o: {
     seed: o.seed,
     config_hash: o.configHash,
     dataset_files: files,
+    ...(o.initFrom
+      ? { init_from: { source: o.initFrom.source, file: o.initFrom.file, sha256: o.initFrom.sha256 } }
+      : {}),
   };
 }
 

@@ -15,6 +15,7 @@ import { DivergedError, InterruptedError, UsageError, VitlabError } from "../err
 import { evaluate } from "../train/evaluate.ts";
 import type { EpochProgress, EpochTrainResult, StepEvent } from "../train/trainer.ts";
 import { epochMetadata, saveCheckpoint } from "./checkpoint.ts";
+import type { InitReport } from "./init_from.ts";
 import type { MetricsRow } from "./metrics.ts";
 import { openNewRun, openResumedRun, prepareTraining, readResumable, type RunSession } from "./open_run.ts";
 import { lockRunDir } from "./lock.ts";
@@ -53,6 +54,8 @@ export interface StartInfo {
   replicas: number;
   /** Where a resumed run continues: one-based epoch and step within it; null for a new run. */
   resumedAt: { epoch: number; step: number } | null;
+  /** The file model.init_from set the weights from, and one line per adaptation; null otherwise. */
+  init: InitReport | null;
 }
 
 /** Options of {@linkcode runExperiment} and {@linkcode resumeExperiment}. */
@@ -103,7 +106,7 @@ export interface ExperimentResult {
  */
 export async function runExperiment(config: Config, options: ExperimentOptions): Promise<ExperimentResult> {
   const started = new Date();
-  const parts = await prepareTraining(config, options.events, options.rerunOf);
+  const parts = await prepareTraining(config, options.events, options.rerunOf, true);
   let session: RunSession | null = null;
   try {
     session = openNewRun(parts, options, started);
@@ -160,7 +163,8 @@ export async function resumeExperiment(runDir: string, options: ResumeOptions = 
       );
     }
     const resumable = readResumable(runDir, options.overrides ?? []);
-    const parts = await prepareTraining(resumable.config, options.events, runDir);
+    // Never re-applies model.init_from: the state holds the weights, and the file may be gone.
+    const parts = await prepareTraining(resumable.config, options.events, runDir, false);
     try {
       return await _train(await openResumedRun(resumable, parts, options, lock));
     } finally {
@@ -207,6 +211,7 @@ function _startInfo(s: RunSession): StartInfo {
     stepsPerEpoch: s.trainer.stepsPerEpoch,
     replicas: s.replicas,
     resumedAt: s.resumedAt,
+    init: s.init,
   };
 }
 

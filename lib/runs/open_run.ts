@@ -19,6 +19,7 @@ import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
 import { Trainer } from "../train/trainer.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { collectEnv, type RunEnv } from "./env.ts";
+import { initFromCheckpoint, type InitReport } from "./init_from.ts";
 import type { ExperimentEvents, ExperimentOptions, ResumeOptions } from "./experiment.ts";
 import { lockRunDir, type RunLock } from "./lock.ts";
 import { MetricsWriter } from "./metrics.ts";
@@ -38,6 +39,8 @@ export interface TrainingParts {
   trainer: Trainer;
   /** Threads computing each step (this one and its replica workers). */
   replicas: number;
+  /** Where the weights came from when model.init_from set them; null for a seeded start or a resume. */
+  init: InitReport | null;
   /** Frees the model and the trainer. */
   dispose(): void;
 }
@@ -65,12 +68,15 @@ export interface RunSession extends TrainingParts {
  * @param config the resolved config
  * @param events where warnings go
  * @param compareWith a run directory whose env.json is compared with this machine's
+ * @param fresh a new run: the weights come from model.init_from when it is set (a resume's come
+ *   from its state, and init_from is never read again)
  * @returns the parts, to be disposed by the caller
  */
 export async function prepareTraining(
   config: Config,
   events: ExperimentEvents | undefined,
   compareWith: string | undefined,
+  fresh: boolean,
 ): Promise<TrainingParts> {
   const backend = await initBackend(config.run.backend);
   checkTrainingMemory(config, backend.name);
@@ -78,25 +84,33 @@ export async function prepareTraining(
   if (compareWith !== undefined) _compareEnv(compareWith, backend, events);
   const { train, val } = loadTrainVal(config);
   const model = new VisionTransformer(vitShapeFromConfig(config), config.train.seed);
-  const trainer = new Trainer(config, model, train);
+  let trainer: Trainer | null = null;
+  let init: InitReport | null = null;
   let replicas = 1;
   try {
+    // Before the trainer: its moving average starts from the weights as they are now.
+    const from = fresh ? config.model.init_from : null;
+    init = from === null ? null : initFromCheckpoint(model, from, { strict: config.model.init_strict });
+    if (init && compareWith !== undefined) _compareInit(compareWith, init, events);
+    trainer = new Trainer(config, model, train);
     replicas = await trainer.startReplicas(backend.name);
   } catch (err) {
-    trainer.dispose();
+    trainer?.dispose();
     model.dispose();
     throw err;
   }
+  const built = trainer;
   return {
     config,
     backend,
     train,
     val,
     model,
-    trainer,
+    trainer: built,
     replicas,
+    init,
     dispose() {
-      trainer.dispose();
+      built.dispose();
       model.dispose();
     },
   };
@@ -144,6 +158,7 @@ function _startRun(
     seed: config.train.seed,
     configHash: hash,
     datasetFiles: datasetFiles(config),
+    initFrom: parts.init,
   });
   writeFileAtomic(join(runDir, RUN_FILES.env), JSON.stringify(env, null, 2) + "\n");
   const summary = _newSummary(parts, runDir, config.run.name!, hash, started, options.rerunOf ?? null);
@@ -365,6 +380,24 @@ export function writeConfigYaml(runDir: string, config: Config): void {
     join(runDir, RUN_FILES.config),
     configToYaml(config, [`Resolved config of run ${runDir}`, `Rerun: deno task exp --rerun ${runDir}`]),
   );
+}
+
+/** A rerun from a file that changed since the run it reruns starts from other weights: say so. */
+function _compareInit(runDir: string, init: InitReport, events?: ExperimentEvents): void {
+  let recorded: RunEnv;
+  try {
+    recorded = JSON.parse(readFileSync(join(runDir, RUN_FILES.env), "utf8"));
+  } catch {
+    return; // _compareEnv has said it
+  }
+  const before = recorded.init_from?.sha256;
+  if (before !== undefined && before !== init.sha256) {
+    events?.onWarning?.(
+      `model.init_from ${init.file} is not the file ${runDir} started from (sha256 ${before.slice(0, 12)}… → ${
+        init.sha256.slice(0, 12)
+      }…); results will differ`,
+    );
+  }
 }
 
 function _compareEnv(runDir: string, backend: BackendInfo, events?: ExperimentEvents): void {

@@ -9,13 +9,17 @@ import type { VisionTransformer } from "../model/vit.ts";
 export class ModelEma {
   readonly decay: number;
   readonly shadow: Map<string, tf.Variable> = new Map();
+  /** Parameters that never change (train.freeze): their average stays their value, bit for bit. */
+  readonly #frozen: ReadonlySet<string>;
 
   /**
    * @param model the model to follow; the average starts at its current weights
    * @param decay d in (0, 1)
+   * @param frozen names of parameters that do not train, left out of the update
    */
-  constructor(model: VisionTransformer, decay: number) {
+  constructor(model: VisionTransformer, decay: number, frozen: ReadonlySet<string> = new Set()) {
     this.decay = decay;
+    this.#frozen = frozen;
     for (const p of model.params.list()) this.shadow.set(p.name, tf.variable(p.variable, false));
   }
 
@@ -23,7 +27,10 @@ export class ModelEma {
   update(model: VisionTransformer): void {
     const d = this.decay;
     tf.tidy(() => {
-      for (const [name, s] of this.shadow) s.assign(tf.add(tf.mul(s, d), tf.mul(model.params.get(name), 1 - d)));
+      for (const [name, s] of this.shadow) {
+        if (this.#frozen.has(name)) continue;
+        s.assign(tf.add(tf.mul(s, d), tf.mul(model.params.get(name), 1 - d)));
+      }
     });
   }
 

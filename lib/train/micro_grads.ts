@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { batchTensors, type HostBatch } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
+import type { Param } from "../model/params.ts";
 import type { VisionTransformer } from "../model/vit.ts";
 import { Rng } from "../random.ts";
 import { correctCount, crossEntropy, softCrossEntropy } from "./loss.ts";
@@ -18,7 +19,7 @@ export type MicroGrads = {
   loss: tf.Scalar;
   /** Correct predictions (against the unmixed labels). */
   correct: tf.Scalar;
-  /** One gradient per parameter, in the parameters' order. */
+  /** One gradient per trainable parameter, in the parameters' order. */
   grads: tf.Tensor[];
 };
 
@@ -44,7 +45,8 @@ export function microBatchRng(seed: number, epoch: number, globalStep: number, m
  * @param rng the masks' stream
  * @param weight the examples' share of the batch
  * @param labelSmoothing train.label_smoothing
- * @returns loss, correct count and gradients
+ * @param trainable the parameters to differentiate (train.freeze leaves some out); all by default
+ * @returns loss, correct count and one gradient per trainable parameter, in their order
  */
 export function microBatchGrads(
   model: VisionTransformer,
@@ -53,8 +55,9 @@ export function microBatchGrads(
   rng: Rng,
   weight: number,
   labelSmoothing: number,
+  trainable: readonly Param[] = model.params.list(),
 ): MicroGrads {
-  const vars = model.params.list().map((p) => p.variable);
+  const vars = trainable.map((p) => p.variable);
   const { x, y, targets } = batchTensors(shape as ImageSet, part);
   let logits: tf.Tensor2D | null = null;
   const { value, grads } = tf.variableGrads(() => {

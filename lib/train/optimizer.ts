@@ -17,6 +17,11 @@ export interface OptimizerOptions {
   betas: [number, number];
   eps: number;
   momentum: number;
+  /**
+   * Per-parameter lr multipliers by timm name (layer decay); a name not in it trains at lr. As
+   * timm's param-group `lr_scale`, the multiplier applies to AdamW's decoupled decay too.
+   */
+  lrScales?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -25,7 +30,7 @@ export interface OptimizerOptions {
  * - sgd:   g ← g + wd·p; b ← μ·b + g; p ← p − lr·b       (torch.optim.SGD, dampening 0)
  *
  * Weight decay applies to the parameters whose `decay` is true (timm: matrices, not biases,
- * norms or tokens).
+ * norms or tokens). Each parameter's lr is `lr` times its `lrScales` entry.
  */
 export class VitOptimizer {
   lr: number;
@@ -56,12 +61,12 @@ export class VitOptimizer {
     if (params.length !== grads.length) {
       throw new Error(`optimizer: ${params.length} parameters but ${grads.length} gradients`);
     }
-    const { kind, weightDecay: wd, betas: [b1, b2], eps, momentum } = this.options;
-    const lr = this.lr;
+    const { kind, weightDecay: wd, betas: [b1, b2], eps, momentum, lrScales } = this.options;
     this.#step++;
     const t = this.#step;
     tf.tidy(() => {
       params.forEach((param, i) => {
+        const lr = this.lr * (lrScales?.get(param.name) ?? 1);
         const grad = grads[i]!;
         const p = param.variable;
         const decay = wd > 0 && param.decay;

@@ -12,10 +12,14 @@ import { capBlasThreads } from "../backend/blas.ts";
 import { initBackend } from "../backend/backend.ts";
 import { workerErrorData } from "../data/prefetch.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
+import type { Param } from "../model/params.ts";
+import { frozenNames } from "./freeze.ts";
 import { microBatchGrads, microBatchRng } from "./micro_grads.ts";
 import type { ReplicaReply, ReplicaRequest } from "./replicas.ts";
 
 let model: VisionTransformer | null = null;
+/** The parameters the trainer differentiates (train.freeze), so gradients line up with its own. */
+let trainable: Param[] = [];
 let init: Extract<ReplicaRequest, { kind: "init" }> | null = null;
 
 self.onmessage = async (e: MessageEvent<ReplicaRequest>) => {
@@ -27,6 +31,8 @@ self.onmessage = async (e: MessageEvent<ReplicaRequest>) => {
       await initBackend(m.backend);
       capBlasThreads(1);
       model = new VisionTransformer(vitShapeFromConfig(m.config), m.config.train.seed);
+      const frozen = frozenNames(model.params.list().map((p) => p.name), m.config.train.freeze);
+      trainable = model.params.list().filter((p) => !frozen.has(p.name));
       self.postMessage({ kind: "ready" } satisfies ReplicaReply);
       return;
     }
@@ -42,7 +48,7 @@ self.onmessage = async (e: MessageEvent<ReplicaRequest>) => {
       current = job.m;
       const rng = microBatchRng(init!.config.train.seed, m.epoch, m.globalStep, job.m);
       const r = tf.tidy(() =>
-        microBatchGrads(model!, init!.shape, job.part, rng, job.weight, init!.config.train.label_smoothing)
+        microBatchGrads(model!, init!.shape, job.part, rng, job.weight, init!.config.train.label_smoothing, trainable)
       );
       const grads = r.grads.map((g) => g.dataSync() as Float32Array);
       const [loss, correct] = [r.loss.dataSync()[0]!, r.correct.dataSync()[0]!];

@@ -12,10 +12,13 @@ import type { HostBatch, Normalization } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { BatchSource } from "../data/prefetch.ts";
 import { DivergedError } from "../errors.ts";
+import type { Param } from "../model/params.ts";
 import type { VisionTransformer } from "../model/vit.ts";
 import { Rng, type RngState } from "../random.ts";
 import { clipScale, globalNorm } from "./clip.ts";
 import { ModelEma } from "./ema.ts";
+import { frozenNames } from "./freeze.ts";
+import { layerDecayScales } from "./layer_decay.ts";
 import { cutBatch, microBatchGrads, microBatchRng, type MicroGrads } from "./micro_grads.ts";
 import { type RemoteMicroGrads, ReplicaPool } from "./replicas.ts";
 import { VitOptimizer } from "./optimizer.ts";
@@ -107,6 +110,8 @@ export class Trainer {
   readonly train: ImageSet;
   readonly norm: Normalization;
   readonly optimizer: VitOptimizer;
+  /** The parameters that train (train.freeze leaves the others out), in declaration order. */
+  readonly trainable: readonly Param[];
   readonly stepsPerEpoch: number;
   readonly schedule: ScheduleOptions;
   /** The weights' moving average, when train.ema_decay > 0. */
@@ -141,7 +146,10 @@ export class Trainer {
       warmupSteps: Math.round(t.warmup_epochs * this.stepsPerEpoch),
       totalSteps: t.epochs * this.stepsPerEpoch,
     };
-    this.ema = t.ema_decay > 0 ? new ModelEma(model, t.ema_decay) : null;
+    const names = model.params.list().map((p) => p.name);
+    const frozen = frozenNames(names, t.freeze);
+    this.trainable = model.params.list().filter((p) => !frozen.has(p.name));
+    this.ema = t.ema_decay > 0 ? new ModelEma(model, t.ema_decay, frozen) : null;
     this.#augment = augmentEnabled(config.augment);
     this.#batches = new BatchSource(train, this.norm, config.augment, config.run.prefetch);
     this.optimizer = new VitOptimizer({
@@ -151,6 +159,7 @@ export class Trainer {
       betas: [t.betas[0]!, t.betas[1]!],
       eps: t.eps,
       momentum: t.momentum,
+      lrScales: layerDecayScales(names, model.shape.depth, t.layer_decay),
     });
   }
 
@@ -208,7 +217,6 @@ export class Trainer {
     globalStep: number,
   ): Promise<{ loss: number; correct: number }> {
     const t = this.config.train;
-    const params = this.model.params.list();
     const micro = t.micro_batch > 0 && t.micro_batch < batch.labels.length ? t.micro_batch : 0;
     const out = micro === 0 ? this.#wholeBatch(batch, rng) : await this.#microBatches(batch, micro, epoch, globalStep);
     // One read-back per step: concurrent reads of several scalars returned stale values
@@ -222,7 +230,7 @@ export class Trainer {
     }
     // Clipping is a factor the optimizer folds into its update, from the norm just read.
     const updateStart = performance.now();
-    this.optimizer.applyGradients(params, out.grads, clipScale(gradNorm, t.grad_clip));
+    this.optimizer.applyGradients(this.trainable, out.grads, clipScale(gradNorm, t.grad_clip));
     tf.dispose(out);
     this.ema?.update(this.model);
     this.timings.updateMs += performance.now() - updateStart;
@@ -233,7 +241,8 @@ export class Trainer {
   /** The whole batch at once: `stats` [3] is loss, correct, gradient norm. */
   #wholeBatch(batch: HostBatch, rng: Rng): { stats: tf.Tensor1D; grads: tf.Tensor[] } {
     const sum = new _GradSum();
-    sum.add(() => microBatchGrads(this.model, this.train, batch, rng, 1, this.config.train.label_smoothing));
+    const smoothing = this.config.train.label_smoothing;
+    sum.add(() => microBatchGrads(this.model, this.train, batch, rng, 1, smoothing, this.trainable));
     return sum.finish();
   }
 
@@ -257,12 +266,12 @@ export class Trainer {
     const sum = new _GradSum();
     for (let m = 0; m < ownEnd; m++) {
       const rng = microBatchRng(seed, epoch, globalStep, m);
-      sum.add(() => microBatchGrads(this.model, this.train, parts[m]!, rng, weight, smoothing));
+      sum.add(() => microBatchGrads(this.model, this.train, parts[m]!, rng, weight, smoothing, this.trainable));
     }
     const waitStart = performance.now();
     const results = (await remote) ?? [];
     this.timings.replicaWaitMs += performance.now() - waitStart;
-    const params = this.model.params.list();
+    const params = this.trainable;
     for (const r of results) {
       sum.add(() => ({
         loss: tf.scalar(r.loss, "float32"),
