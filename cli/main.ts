@@ -77,7 +77,7 @@ function _vizCommand(program: Command): void {
     .argument("<run-dir>", "a run directory")
     .option("--checkpoint <which>", "best or last", "best")
     .option("--split <split>", "val, test or train", "val")
-    .option("--images <n>", "images drawn with their attention, and errors drawn (1-64)", "16")
+    .option("--images <n>", "images drawn with their attention, and errors drawn (1-64; default 16)")
     .option("--out <dir>", "output folder (default <run-dir>/viz)")
     .option("--limit <n>", "run only the first N examples of the split")
     .addOption(new Option("--backend <name>", "tfjs backend").choices([...BACKENDS]))

@@ -8,7 +8,7 @@ import { say } from "./progress.ts";
 export interface VizFlags {
   checkpoint: string;
   split: string;
-  images: string;
+  images?: string;
   out?: string;
   limit?: string;
   backend?: string;
@@ -23,14 +23,14 @@ export async function viz(runDir: string, flags: VizFlags): Promise<void> {
   const checkpoint = _oneOf("--checkpoint", flags.checkpoint, ["best", "last"] as const);
   const split = _oneOf("--split", flags.split, ["train", "val", "test"] as const);
   const backend = flags.backend === undefined ? undefined : _oneOf("--backend", flags.backend, BACKENDS);
-  const images = _positiveInt("--images", flags.images);
+  const images = flags.images === undefined ? undefined : _positiveInt("--images", flags.images);
   const limit = flags.limit === undefined ? undefined : _positiveInt("--limit", flags.limit);
   const batchSize = flags.batchSize === undefined ? undefined : _positiveInt("--batch-size", flags.batchSize);
   const started = performance.now();
   const r = await visualizeRun(runDir, {
     checkpoint,
     split,
-    images,
+    ...(images !== undefined ? { images } : {}),
     ...(flags.out !== undefined ? { out: flags.out } : {}),
     ...(limit !== undefined ? { limit } : {}),
     ...(backend !== undefined ? { backend: backend as BackendName } : {}),

@@ -19,7 +19,7 @@ import * as tf from "@tensorflow/tfjs-core";
  * ```ts
  * import { patchDistances } from "./distance.ts";
  * const d = patchDistances(2, 4); // patches (0,0) (0,1) (1,0) (1,1), 4 pixels apart
- * if (d[1] !== 4 || d[3] !== Math.hypot(4, 4) || d[0] !== 0) throw new Error("wrong");
+ * if (d[1] !== 4 || Math.abs(d[3]! - Math.hypot(4, 4)) > 1e-5 || d[0] !== 0) throw new Error("wrong");
  * ```
  */
 export function patchDistances(grid: number, patchSize: number): Float32Array {

@@ -12,9 +12,15 @@ import { indexMarkdown } from "./index_md.ts";
 /** The most images one picture draws: past that the pictures stop being readable. */
 export const VIZ_MAX_IMAGES = 64;
 
+/** Images drawn when `images` is not given (fewer when the split has fewer). */
+export const VIZ_DEFAULT_IMAGES = 16;
+
 /** Options of {@linkcode visualizeRun}. */
 export interface VisualizeOptions extends Omit<EvaluateRunOptions, "predictions"> {
-  /** Images drawn with their attention, and errors drawn (default 16, at most {@linkcode VIZ_MAX_IMAGES}). */
+  /**
+   * Images drawn with their attention, and errors drawn: at most {@linkcode VIZ_MAX_IMAGES} and the
+   * split's size; {@linkcode VIZ_DEFAULT_IMAGES} (or the whole split when smaller) by default.
+   */
   images?: number;
   /** The output folder; `<run>/viz` by default. Created when missing. */
   out?: string;
@@ -62,16 +68,18 @@ export interface VisualizeResult {
  * ```
  */
 export async function visualizeRun(runDir: string, options: VisualizeOptions = {}): Promise<VisualizeResult> {
-  const images = options.images ?? 16;
-  if (!Number.isInteger(images) || images < 1 || images > VIZ_MAX_IMAGES) {
-    throw new UsageError(`--images: expected a whole number from 1 to ${VIZ_MAX_IMAGES}, got '${images}'`);
+  const asked = options.images;
+  if (asked !== undefined && (!Number.isInteger(asked) || asked < 1 || asked > VIZ_MAX_IMAGES)) {
+    throw new UsageError(`--images: expected a whole number from 1 to ${VIZ_MAX_IMAGES}, got '${asked}'`);
   }
   const run = await openRunCheckpoint(runDir, options);
   try {
     const count = Math.min(run.set.count, options.limit ?? run.set.count);
-    if (images > count) {
-      throw new UsageError(`--images ${images}: the ${run.split} split has only ${count} examples to draw`);
+    if (count === 0) throw new UsageError(`${runDir}: the ${run.split} split has no examples to draw`);
+    if (asked !== undefined && asked > count) {
+      throw new UsageError(`--images ${asked}: the ${run.split} split has only ${count} examples to draw`);
     }
+    const images = asked ?? Math.min(VIZ_DEFAULT_IMAGES, count);
     const dir = _outputFolder(options.out ?? join(runDir, "viz"), options.out !== undefined);
     // Spread over the split: some datasets (Fashion-MNIST's carved test split) are sorted by class.
     const drawn = Array.from({ length: images }, (_, i) => Math.floor((i * count) / images));
