@@ -11,6 +11,7 @@ import { classMetrics, confidentErrors, confusionMatrix } from "../lib/viz/confu
 import { attentionDistanceSums, patchDistances } from "../lib/viz/distance.ts";
 import { filterComponents, symmetricEigen } from "../lib/viz/filters.ts";
 import { positionSimilarity } from "../lib/viz/pos_similarity.ts";
+import { pickExamples } from "../lib/viz/pick.ts";
 import { attentionRollout } from "../lib/viz/rollout.ts";
 import { visualizeRun } from "../lib/viz/visualize.ts";
 import { tempDir, tinyConfig, useWasm, vitlab } from "./_helpers.ts";
@@ -119,6 +120,18 @@ Deno.test("confusion, per-class metrics and errors by hand", () => {
   const conf = Float32Array.of(0.9, 0.9, 0.7, 0.9, 0.95, 0.5);
   assert.deepEqual(confidentErrors(labels, preds, conf, 5), [4, 2]);
   assert.deepEqual(confidentErrors(labels, preds, conf, 1), [4]);
+});
+
+Deno.test("the drawn examples cover the classes whether the split is sorted or interleaved by class", () => {
+  const interleaved = Int32Array.from({ length: 100 }, (_, i) => i % 10);
+  const sorted = Int32Array.from({ length: 100 }, (_, i) => Math.floor(i / 10));
+  for (const labels of [interleaved, sorted]) {
+    const picked = pickExamples(labels, 100, 16, 10);
+    assert.equal(new Set(picked).size, 16);
+    assert.equal(new Set(picked.map((i) => labels[i])).size, 10);
+  }
+  assert.deepEqual(pickExamples(sorted, 100, 3, 10), [0, 10, 20]);
+  assert.deepEqual(pickExamples(Int32Array.of(1, 1, 1), 3, 3, 2), [0, 1, 2]);
 });
 
 Deno.test("the model hands out its real attention on request and computes the same logits", async () => {

@@ -8,6 +8,7 @@ import type { SplitName } from "../data/splits.ts";
 import { collectSplit } from "./collect.ts";
 import { type VizFile, VizWriter, writeAttentionFigures, writeErrorFigures, writeParameterFigures } from "./figures.ts";
 import { indexMarkdown } from "./index_md.ts";
+import { pickExamples } from "./pick.ts";
 
 /** The most images one picture draws: past that the pictures stop being readable. */
 export const VIZ_MAX_IMAGES = 64;
@@ -81,8 +82,7 @@ export async function visualizeRun(runDir: string, options: VisualizeOptions = {
     }
     const images = asked ?? Math.min(VIZ_DEFAULT_IMAGES, count);
     const dir = _outputFolder(options.out ?? join(runDir, "viz"), options.out !== undefined);
-    // Spread over the split: some datasets (Fashion-MNIST's carved test split) are sorted by class.
-    const drawn = Array.from({ length: images }, (_, i) => Math.floor((i * count) / images));
+    const drawn = pickExamples(run.set.labels, count, images, run.set.numClasses);
     const norm = { mean: run.config.data.mean, std: run.config.data.std };
     const pass = await collectSplit(run.model, run.set, norm, { batchSize: run.batchSize, count, drawn });
     const w = new VizWriter(dir);
