@@ -115,6 +115,17 @@ export { groupTable } from "./lib/compare/aggregate.ts";
 export { type Format, type FormatOptions, FORMATS, formatTable } from "./lib/compare/format.ts";
 export { type PlotOptions, plotSvg } from "./lib/compare/plot.ts";
 
+// Looking inside a trained model: attention maps, the ViT paper's figures, the errors.
+export {
+  type VisualizeOptions,
+  type VisualizeResult,
+  visualizeRun,
+  VIZ_DEFAULT_IMAGES,
+  VIZ_MAX_IMAGES,
+} from "./lib/viz/visualize.ts";
+export type { VizFile } from "./lib/viz/figures.ts";
+export { classNames } from "./lib/data/class_names.ts";
+
 // Errors, each with its exit code.
 export {
   BackendError,

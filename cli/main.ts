@@ -23,6 +23,7 @@ export function buildProgram(argv: string[]): Command {
     .configureOutput({ outputError: (text, write) => write(`vitlab: ${text.trim()} (see --help)\n`) });
   _expCommand(program, argv);
   _evalCommand(program);
+  _vizCommand(program);
   _benchCommand(program);
   _doctorCommand(program);
   _setupCommand(program);
@@ -67,6 +68,25 @@ function _evalCommand(program: Command): void {
     .action(async (runDir: string, flags) => {
       const { evalRun } = await import("./eval.ts");
       await evalRun(runDir, flags);
+    });
+}
+
+/** Declares `viz`; its handler (viz.ts) is imported only when the command runs. */
+function _vizCommand(program: Command): void {
+  program.command("viz")
+    .description("draw attention maps, the ViT paper's figures and the errors of a run's checkpoint; prints the folder")
+    .argument("<run-dir>", "a run directory")
+    .option("--checkpoint <which>", "best or last", "best")
+    .option("--split <split>", "val, test or train", "val")
+    .option("--images <n>", "images drawn with their attention, and errors drawn (1-64; default 16)")
+    .option("--out <dir>", "output folder (default <run-dir>/viz)")
+    .option("--limit <n>", "run only the first N examples of the split")
+    .addOption(new Option("--backend <name>", "tfjs backend").choices([...BACKENDS]))
+    .option("--batch-size <n>", "examples per forward pass")
+    .option("--debug", "show stack traces on errors")
+    .action(async (runDir: string, flags) => {
+      const { viz } = await import("./viz.ts");
+      await viz(runDir, flags);
     });
 }
 

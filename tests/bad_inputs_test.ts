@@ -403,6 +403,50 @@ const CASES: Case[] = [
     code: 2,
     words: [/config\.yaml:\d+:\d+: YAML syntax error/],
   },
+  // viz.
+  {
+    name: "viz of a folder that is no run",
+    args: (d) => ["viz", d],
+    code: 2,
+    words: [/not a run directory \(no config\.yaml\)/],
+  },
+  {
+    name: "viz of a run whose best checkpoint is missing",
+    args: async (d) => {
+      const run = await finishedRun(d);
+      Deno.removeSync(join(run, "checkpoints/best.safetensors"));
+      return ["viz", run];
+    },
+    code: 2,
+    words: [/best\.safetensors: no such checkpoint .*try --checkpoint last/],
+  },
+  {
+    name: "viz --images 0",
+    args: async (d) => ["viz", await finishedRun(d), "--images", "0"],
+    code: 2,
+    words: [/--images: expected a positive integer, got '0'/],
+  },
+  {
+    name: "viz --images above the most one picture draws",
+    args: async (d) => ["viz", await finishedRun(d), "--images", "65"],
+    code: 2,
+    words: [/--images: expected a whole number from 1 to 64, got '65'/],
+  },
+  {
+    name: "viz --images above the split's examples",
+    args: async (d) => ["viz", await finishedRun(d), "--split", "test", "--images", "30"],
+    code: 2,
+    words: [/--images 30: the test split has only 24 examples to draw/],
+  },
+  {
+    name: "viz --out under a file",
+    args: async (d) => {
+      Deno.writeTextFileSync(join(d, "f"), "");
+      return ["viz", await finishedRun(d), "--out", join(d, "f", "viz")];
+    },
+    code: 2,
+    words: [/--out .*f\/viz: cannot write pictures there \(ENOTDIR/],
+  },
   // resume.
   {
     name: "resume of a folder that is no run",

@@ -80,7 +80,9 @@ export class Attention {
     const k3 = heads(wk, bk ?? null);
     const v3 = heads(wv, bv ?? null);
     const scores = tf.matMul(q3, k3, false, true); // [B·H, T, T]
-    const attn = dropout(tf.softmax(scores, -1), this.attnDrop, ctx) as tf.Tensor3D;
+    const probs = tf.softmax(scores, -1) as tf.Tensor3D; // [B·H, T, T]
+    if (ctx.attention) ctx.attention.push(tf.keep(tf.reshape(probs, [b, h, t, t]))); // [B, H, T, T]
+    const attn = dropout(probs, this.attnDrop, ctx) as tf.Tensor3D;
     const out = tf.matMul(attn, v3); // [B·H, T, hd]
     const merged = tf.transpose(tf.reshape(out, [b, h, t, hd]), [0, 2, 1, 3]); // [B, T, H, hd]
     const y = this.proj.apply(tf.reshape(merged, [b * t, d]) as tf.Tensor2D); // [B·T, D]

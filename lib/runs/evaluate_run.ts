@@ -8,6 +8,7 @@ import { checkEvalMemory } from "../config/estimate.ts";
 import { configFromObject, loadConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import type { BackendName } from "../config/schema.ts";
+import type { ImageSet } from "../data/image_set.ts";
 import { loadSplit, type SplitName } from "../data/splits.ts";
 import { CheckpointError, firstLine, UsageError } from "../errors.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
@@ -76,6 +77,65 @@ export interface EvaluateRunResult {
  * ```
  */
 export async function evaluateRun(runDir: string, options: EvaluateRunOptions = {}): Promise<EvaluateRunResult> {
+  const run = await openRunCheckpoint(runDir, options);
+  const { config, model, set } = run;
+  try {
+    const norm = { mean: config.data.mean, std: config.data.std };
+    const r = await evaluate(model, set, norm, run.batchSize, {
+      ...(options.limit !== undefined ? { limit: options.limit } : {}),
+      logits: options.predictions !== undefined,
+    });
+    if (options.predictions !== undefined) {
+      _writePredictions(options.predictions, set.sourceIndex, set.labels, r.logits!, r.count);
+    }
+    return {
+      split: run.split,
+      checkpoint: run.checkpoint,
+      epoch: run.epoch,
+      loss: r.loss,
+      acc: r.acc,
+      count: r.count,
+      backend: run.backend.name,
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** A run's checkpoint loaded into a model, with the split it is to be run on. */
+export interface OpenedRun {
+  /** The run's config, as its config.yaml says. */
+  config: Config;
+  /** Path of the checkpoint file loaded. */
+  checkpoint: string;
+  /** The one-based epoch the checkpoint was saved at, from its metadata; null when it has none. */
+  epoch: number | null;
+  /** The split's name. */
+  split: SplitName;
+  /** The split, in dataset order (only the files it is carved from are read). */
+  set: ImageSet;
+  /** The model with the checkpoint's weights: the caller disposes it. */
+  model: VisionTransformer;
+  /** The backend it runs on. */
+  backend: BackendInfo;
+  /** Examples per forward pass. */
+  batchSize: number;
+}
+
+/**
+ * Everything `eval` (and `viz`) check and load before running a checkpoint: the run directory,
+ * its config, the checkpoint and that it fits the config, the backend, the memory an
+ * evaluation batch needs, the split and the model.
+ * @param runDir a run directory
+ * @param options which checkpoint and split, the backend and batch size
+ * @returns the loaded run; dispose its `model`
+ * @throws {UsageError} when runDir is not a run directory or the checkpoint file is missing;
+ *   {@linkcode CheckpointError} when the checkpoint is unreadable or does not fit
+ */
+export async function openRunCheckpoint(
+  runDir: string,
+  options: Omit<EvaluateRunOptions, "limit" | "predictions"> = {},
+): Promise<OpenedRun> {
   if (!existsSync(runDir) || !statSync(runDir).isDirectory()) {
     throw new UsageError(`${runDir}: no such run directory`);
   }
@@ -84,6 +144,13 @@ export async function evaluateRun(runDir: string, options: EvaluateRunOptions = 
   const config = loadConfig(configPath);
   const which = options.checkpoint ?? "best";
   const ckpt = join(runDir, which === "best" ? RUN_FILES.best : RUN_FILES.last);
+  if (!existsSync(ckpt)) {
+    throw new UsageError(
+      `${ckpt}: no such checkpoint (the run saves one after its first epoch; try --checkpoint ${
+        which === "best" ? "last" : "best"
+      })`,
+    );
+  }
   checkpointMatchesConfig(ckpt, config, configPath);
   const split = options.split ?? "val";
   const backend = await initBackend(options.backend ?? config.run.backend);
@@ -98,25 +165,11 @@ export async function evaluateRun(runDir: string, options: EvaluateRunOptions = 
   const model = new VisionTransformer(vitShapeFromConfig(config), config.train.seed);
   try {
     const meta = loadCheckpoint(ckpt, model);
-    const norm = { mean: config.data.mean, std: config.data.std };
-    const r = await evaluate(model, set, norm, batch, {
-      ...(options.limit !== undefined ? { limit: options.limit } : {}),
-      logits: options.predictions !== undefined,
-    });
-    if (options.predictions !== undefined) {
-      _writePredictions(options.predictions, set.sourceIndex, set.labels, r.logits!, r.count);
-    }
-    return {
-      split,
-      checkpoint: ckpt,
-      epoch: meta.epoch ? Number(meta.epoch) : null,
-      loss: r.loss,
-      acc: r.acc,
-      count: r.count,
-      backend: backend.name,
-    };
-  } finally {
+    const epoch = meta.epoch ? Number(meta.epoch) : null;
+    return { config, checkpoint: ckpt, epoch, split, set, model, backend, batchSize: batch };
+  } catch (err) {
     model.dispose();
+    throw err;
   }
 }
 
