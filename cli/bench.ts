@@ -17,6 +17,7 @@ export interface BenchFlags {
   set: string[];
   comparePytorch?: boolean;
   peak?: boolean;
+  profile?: boolean;
   format: string;
 }
 
@@ -45,7 +46,7 @@ export async function bench(configPaths: string[], flags: BenchFlags): Promise<v
     const torch = flags.comparePytorch ? await benchPytorch(config, { steps, warmup }) : null;
     for (const backend of backends) {
       say(`timing ${path} on ${backend}: ${warmup} warm-up + ${steps} steps at batch ${config.train.batch_size}\n`);
-      const r = await benchTraining(config, { backend, steps, warmup });
+      const r = await benchTraining(config, { backend, steps, warmup, profile: flags.profile === true });
       const line: Line = { config: path, ...r };
       if (torch) line.pytorch_images_per_second = torch.images_per_second;
       if (torch) line.vs_pytorch = roundTo(r.images_per_second / torch.images_per_second, 2);
@@ -68,6 +69,35 @@ export async function bench(configPaths: string[], flags: BenchFlags): Promise<v
     }
   }
   if (flags.format === "md") console.log(markdownTable(lines, peak));
+  if (flags.format === "md" && flags.profile) {
+    for (const l of lines) if (l.kernel_profile) console.log(profileTable(l));
+  }
+}
+
+/**
+ * `--profile` in Markdown: one bench line's kernels, most time first, down to 95% of the time.
+ * @param l a bench JSON line with `kernel_profile`
+ * @returns a heading and a table
+ */
+export function profileTable(l: Line): string {
+  const rows = l.kernel_profile as { kernel: string; count: number; ms: number }[];
+  const total = rows.reduce((a, r) => a + r.ms, 0);
+  const shown: string[] = [];
+  let sum = 0;
+  for (const r of rows) {
+    if (sum >= 0.95 * total) break;
+    sum += r.ms;
+    shown.push(`| ${r.kernel} | ${r.count} | ${r.ms.toFixed(2)} | ${((r.ms / total) * 100).toFixed(1)}% |`);
+  }
+  const name = String(l.config).replace(/^.*\//, "").replace(/\.ya?ml$/, "");
+  return [
+    `\n${name} on ${l.backend}: one step's kernels, ${total.toFixed(1)} ms of own time in all (the rest: ${
+      rows.length - shown.length
+    } kinds)\n`,
+    "| kernel | runs | ms | share |",
+    "| --- | --- | --- | --- |",
+    ...shown,
+  ].join("\n");
 }
 
 /**

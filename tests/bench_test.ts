@@ -107,3 +107,18 @@ Deno.test("the Markdown table gives PyTorch's row, peak shares and the ratio", (
   assert.equal(rows[2], "| vit-small (128) | blas | 100 | 1,280 | 27.8 | 13.6% | 40.0% | 0.67× | 1,739 |");
   assert.equal(rows[3], "| vit-small (128) | PyTorch (1 thread) | 67.4 | 1,899 | – | – | – | 1 | – |");
 });
+
+Deno.test("--profile: the counted step's kernels by name add up to its count, most time first, none counted twice", async () => {
+  const config = tinyConfig(["model.d_model=32", "train.batch_size=8"]);
+  const r = await benchTraining(config, { backend: "wasm", steps: 2, warmup: 1, profile: true });
+  const rows = r.kernel_profile!;
+  assert.equal(rows.reduce((a, x) => a + x.count, 0), r.kernels_per_step);
+  for (let i = 1; i < rows.length; i++) assert.ok(rows[i - 1]!.ms >= rows[i]!.ms, "sorted by time");
+  assert.ok(rows.some((x) => x.kernel === "BatchMatMul") && rows.some((x) => x.kernel === "VitlabAdamUpdate"));
+  // Own times: a kernel run inside another (a gradient's kernels) is not counted in both, so the
+  // total stays under one step's wall time.
+  const own = rows.reduce((a, x) => a + x.ms, 0);
+  assert.ok(own > 0 && own < r.ms_per_step * 1.5, `${own} ms of kernels in a ${r.ms_per_step} ms step`);
+  const plain = await benchTraining(config, { backend: "wasm", steps: 2, warmup: 1 });
+  assert.equal(plain.kernel_profile, undefined);
+});

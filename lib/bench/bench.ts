@@ -66,6 +66,11 @@ export interface BenchResult {
   cpu_fallbacks?: Record<string, number>;
   /** webgpu only: kernels of that step computed on the CPU on host data (the seed gradient, drop-path masks). */
   host_kernels?: number;
+  /**
+   * With `profile`: the counted step's kernels by name, most time first (this thread's only, when
+   * micro-batches run on replicas): runs and own milliseconds in that step.
+   */
+  kernel_profile?: { kernel: string; count: number; ms: number }[];
 }
 
 /** Options of {@linkcode benchTraining}. */
@@ -75,6 +80,8 @@ export interface BenchOptions {
   steps: number;
   /** Untimed steps first (shader compilation, allocator warm-up). */
   warmup: number;
+  /** Add `kernel_profile`: where the counted step's kernel time went, by kernel. */
+  profile?: boolean;
 }
 
 /**
@@ -129,7 +136,18 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     update_ms_per_step: roundTo(split.update, 2),
     other_kernels_ms_per_step: roundTo(Math.max(0, ms - split.batch - split.wait - split.update - (alone?.ms ?? 0)), 2),
     ..._kernelFields(counts, ms),
+    ...(o.profile ? { kernel_profile: kernelProfile(counts) } : {}),
   };
+}
+
+/**
+ * @param c the counted step
+ * @returns its kernels by name, most own time first
+ */
+export function kernelProfile(c: KernelCounts): { kernel: string; count: number; ms: number }[] {
+  return Object.entries(c.byName)
+    .map(([kernel, e]) => ({ kernel, count: e.count, ms: roundTo(e.ms, 3) }))
+    .sort((a, b) => b.ms - a.ms || a.kernel.localeCompare(b.kernel));
 }
 
 function _kernelFields(c: KernelCounts, ms: number): Pick<BenchResult, "kernels_per_step" | "us_per_kernel"> {
@@ -211,7 +229,7 @@ async function _timeSteps(trainer: Trainer, o: BenchOptions, backend: string): P
   let last = 0;
   let products: ProductShape[] = [];
   let stopCount: (() => KernelCounts) | null = null;
-  let counts: KernelCounts = { kernels: 0 };
+  let counts: KernelCounts = { kernels: 0, byName: {} };
   let split = { batch: 0, wait: 0, update: 0 };
   const replicas = await trainer.startReplicas(backend as Exclude<BackendName, "auto">);
   const t = trainer.timings;

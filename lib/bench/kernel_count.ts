@@ -28,6 +28,12 @@ export interface KernelCounts {
   hostKernels?: number;
   /** webgpu only: transfers from the GPU to the CPU (each waits for the queue). */
   readBacks?: number;
+  /**
+   * Per kernel name: how often it ran and its own wall time in ms (the engine's bookkeeping
+   * included, kernels it ran inside left out). On webgpu the time is the CPU side only: encoding
+   * and dispatch, not the GPU's work.
+   */
+  byName: Record<string, { count: number; ms: number }>;
 }
 
 interface _Engine {
@@ -57,7 +63,9 @@ interface _WebgpuData {
 export function startKernelCount(): () => KernelCounts {
   const engine = tf.engine() as unknown as _Engine;
   const webgpu = tf.getBackend() === "webgpu" ? (tf.backend() as unknown as _WebgpuData) : null;
-  const counts: KernelCounts = { kernels: 0 };
+  const counts: KernelCounts = { kernels: 0, byName: {} };
+  // Time spent in kernels run inside the current one, so that each kernel gets its own time only.
+  const inner: number[] = [];
   const cpu: Record<string, number> = {};
   const host = { count: 0 };
   const original = Object.getOwnPropertyDescriptor(engine, "runKernel");
@@ -65,7 +73,19 @@ export function startKernelCount(): () => KernelCounts {
   engine.runKernel = function (name, inputs, attrs) {
     counts.kernels++;
     const fromGpu = webgpu !== null && _anyOnGpu(webgpu, inputs);
-    const out = run.call(this, name, inputs, attrs);
+    const t0 = performance.now();
+    inner.push(0);
+    let out: tf.Tensor | tf.Tensor[];
+    try {
+      out = run.call(this, name, inputs, attrs);
+    } finally {
+      const total = performance.now() - t0;
+      const own = total - inner.pop()!;
+      if (inner.length) inner[inner.length - 1]! += total;
+      const entry = counts.byName[name] ??= { count: 0, ms: 0 };
+      entry.count++;
+      entry.ms += own;
+    }
     if (webgpu && _anyOnCpuOnly(webgpu, out)) {
       if (fromGpu) cpu[name] = (cpu[name] ?? 0) + 1;
       else host.count++;
