@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { firstLine, InterruptedError, VitlabError } from "../lib/errors.ts";
 import { BACKENDS } from "../lib/config/schema.ts";
+import { addCheckpointOptions } from "./checkpoint_flags.ts";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -55,16 +56,11 @@ function _expCommand(program: Command, argv: string[]): void {
 
 /** Declares `eval`; its handler (eval.ts) is imported only when the command runs. */
 function _evalCommand(program: Command): void {
-  program.command("eval")
+  const command = program.command("eval")
     .description("evaluate a run's checkpoint; prints JSON on stdout")
-    .argument("<run-dir>", "a run directory")
-    .option("--checkpoint <which>", "best or last", "best")
-    .option("--split <split>", "val, test or train", "val")
-    .option("--limit <n>", "evaluate only the first N examples")
+    .argument("<run-dir>", "a run directory");
+  addCheckpointOptions(command)
     .option("--predictions <file.csv>", "write index,label,prediction,logit_0.. per example")
-    .addOption(new Option("--backend <name>", "tfjs backend").choices([...BACKENDS]))
-    .option("--batch-size <n>", "examples per forward pass")
-    .option("--debug", "show stack traces on errors")
     .action(async (runDir: string, flags) => {
       const { evalRun } = await import("./eval.ts");
       await evalRun(runDir, flags);
@@ -73,17 +69,12 @@ function _evalCommand(program: Command): void {
 
 /** Declares `viz`; its handler (viz.ts) is imported only when the command runs. */
 function _vizCommand(program: Command): void {
-  program.command("viz")
+  const command = program.command("viz")
     .description("draw attention maps, the ViT paper's figures and the errors of a run's checkpoint; prints the folder")
-    .argument("<run-dir>", "a run directory")
-    .option("--checkpoint <which>", "best or last", "best")
-    .option("--split <split>", "val, test or train", "val")
+    .argument("<run-dir>", "a run directory");
+  addCheckpointOptions(command)
     .option("--images <n>", "images drawn with their attention, and errors drawn (1-64; default 16)")
     .option("--out <dir>", "output folder (default <run-dir>/viz)")
-    .option("--limit <n>", "run only the first N examples of the split")
-    .addOption(new Option("--backend <name>", "tfjs backend").choices([...BACKENDS]))
-    .option("--batch-size <n>", "examples per forward pass")
-    .option("--debug", "show stack traces on errors")
     .action(async (runDir: string, flags) => {
       const { viz } = await import("./viz.ts");
       await viz(runDir, flags);

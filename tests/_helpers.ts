@@ -58,9 +58,19 @@ export const PROJECT_ROOT: string = ROOT;
  * @param args arguments after `cli/main.ts`
  * @returns exit code and output
  */
-export async function vitlab(...args: string[]): Promise<CliResult> {
+export function vitlab(...args: string[]): Promise<CliResult> {
+  return vitlabWith([], ...args);
+}
+
+/**
+ * {@linkcode vitlab} with more `deno run` flags (`--unstable-webgpu`, as the `doctor` task has).
+ * @param denoFlags flags before `cli/main.ts`
+ * @param args arguments after it
+ * @returns exit code and output
+ */
+export async function vitlabWith(denoFlags: string[], ...args: string[]): Promise<CliResult> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [...CLI, ...args],
+    args: [CLI[0]!, ...denoFlags, ...CLI.slice(1), ...args],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",

@@ -8,7 +8,7 @@ import { readdirSync } from "node:fs";
 import { runDoctor } from "../lib/doctor/doctor.ts";
 import { doctorMarkdown, doctorText } from "../lib/doctor/format.ts";
 import { BACKENDS } from "../lib/config/schema.ts";
-import { CLI, PROJECT_ROOT, tempDir, tinyConfig, writeTinyConfig } from "./_helpers.ts";
+import { tempDir, tinyConfig, vitlabWith, writeTinyConfig } from "./_helpers.ts";
 
 const SECTIONS = ["Runtime", "Backends", "WebGPU adapters", "TensorFlow bindings", "OpenBLAS", "Training bench"];
 
@@ -56,17 +56,7 @@ Deno.test("doctor reports every backend, the adapter, bindings and OpenBLAS, and
 Deno.test("deno task doctor prints the report and writes it as Markdown with --report; bad flags exit 2", async () => {
   const dir = tempDir();
   const config = writeTinyConfig(dir);
-  const run = async (...args: string[]) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [CLI[0]!, "--unstable-webgpu", ...CLI.slice(1), "doctor", ...args],
-      cwd: PROJECT_ROOT,
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  };
+  const run = (...args: string[]) => vitlabWith(["--unstable-webgpu"], "doctor", ...args);
   const report = `${dir}/doctor.md`;
   const r = await run("--config", config, "--steps", "1", "--warmup", "0", "--report", report);
   assert.equal(r.code, 0, r.stderr);
