@@ -131,6 +131,30 @@ Deno.test("seeds.sh: the per-run table, then mean ± std over the seeds; argumen
   assert.ok(Math.abs(Number(b[0]!.val_acc_mean) - (accs[0]! + accs[1]!) / 2) < 1e-9);
 });
 
+Deno.test("transfer.sh: from scratch, fine-tuned and linear probe from SOURCE, each recorded as such", async () => {
+  const runs = join(tempDir(), "runs");
+  const tiny = ["--set", "data.synthetic_size=64", "--set", "train.epochs=1", "--quiet"];
+  const src = await vitlab("exp", TINY.CONFIG, "--runs-dir", runs, ...tiny);
+  assert.equal(src.code, 0, src.stderr);
+  const source = src.stdout.trim();
+  const env = { ...TINY, SOURCE: source, DATASET: "synthetic", LABELS: "45", RUNS_DIR: runs, COMPARE: "--format csv" };
+  const r = await script("transfer.sh", env);
+  assert.equal(r.code, 0, r.stderr);
+  const rows = parseCsv(r.stdout, { columns: true }) as Record<string, string>[];
+  assert.deepEqual(rows.map((row) => row["run.tags"]).sort(), ['["fine-tune"]', '["linear-probe"]', '["scratch"]']);
+  for (const dir of runDirs(join(runs, "transfer"))) {
+    const config = Deno.readTextFileSync(join(dir, "config.yaml"));
+    assert.match(config, /subset: 50\n/);
+    const envJson = JSON.parse(Deno.readTextFileSync(join(dir, "env.json")));
+    const fromSource = /init_from: \//.test(config);
+    assert.equal(envJson.init_from !== undefined, fromSource, dir);
+    if (/freeze: backbone/.test(config)) assert.ok(fromSource);
+  }
+  const missing = await script("transfer.sh", { ...TINY, RUNS_DIR: runs });
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /SOURCE: set SOURCE to the run directory/);
+});
+
 Deno.test("a sweep stops before training when a run's config is wrong; JOBS must be a number", async () => {
   const runs = join(tempDir(), "runs");
   const r = await script("depth-width.sh", {
