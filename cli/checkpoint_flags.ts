@@ -14,7 +14,7 @@ export interface CheckpointFlags {
 
 /** Those flags checked and typed, absent ones left out. */
 export interface CheckpointChoice {
-  checkpoint: "best" | "last";
+  checkpoint: "best" | "last" | "ema";
   split: "train" | "val" | "test";
   limit?: number;
   backend?: BackendName;
@@ -27,7 +27,7 @@ export interface CheckpointChoice {
  */
 export function addCheckpointOptions(command: Command): Command {
   return command
-    .option("--checkpoint <which>", "best or last", "best")
+    .option("--checkpoint <which>", "best, last or ema (the weights' moving average)", "best")
     .option("--split <split>", "val, test or train", "val")
     .option("--limit <n>", "only the first N examples of the split")
     .addOption(new Option("--backend <name>", "tfjs backend").choices([...BACKENDS]))
@@ -44,7 +44,7 @@ export function parseCheckpointFlags(flags: CheckpointFlags): CheckpointChoice {
   const limit = flags.limit === undefined ? undefined : positiveInt("--limit", flags.limit);
   const batchSize = flags.batchSize === undefined ? undefined : positiveInt("--batch-size", flags.batchSize);
   return {
-    checkpoint: oneOf("--checkpoint", flags.checkpoint, ["best", "last"] as const),
+    checkpoint: oneOf("--checkpoint", flags.checkpoint, ["best", "last", "ema"] as const),
     split: oneOf("--split", flags.split, ["train", "val", "test"] as const),
     ...(limit !== undefined ? { limit } : {}),
     ...(backend !== undefined ? { backend } : {}),

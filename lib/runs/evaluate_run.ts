@@ -21,8 +21,11 @@ import { readSafetensorsHeader } from "./safetensors.ts";
 
 /** Options of {@linkcode evaluateRun}. */
 export interface EvaluateRunOptions {
-  /** `best` (the epoch with the best validation accuracy, the default) or `last`. */
-  checkpoint?: "best" | "last";
+  /**
+   * `best` (the epoch with the best validation accuracy, the default), `last`, or `ema` (the
+   * moving average of the weights after the last epoch, when `train.ema_decay` > 0).
+   */
+  checkpoint?: "best" | "last" | "ema";
   /** The split to evaluate on; `val` by default. */
   split?: SplitName;
   /** Evaluate only the first N examples of the split. */
@@ -143,13 +146,12 @@ export async function openRunCheckpoint(
   if (!existsSync(configPath)) throw new UsageError(`${runDir}: not a run directory (no ${RUN_FILES.config})`);
   const config = loadConfig(configPath);
   const which = options.checkpoint ?? "best";
-  const ckpt = join(runDir, which === "best" ? RUN_FILES.best : RUN_FILES.last);
+  const ckpt = join(runDir, RUN_FILES[which]);
   if (!existsSync(ckpt)) {
-    throw new UsageError(
-      `${ckpt}: no such checkpoint (the run saves one after its first epoch; try --checkpoint ${
-        which === "best" ? "last" : "best"
-      })`,
-    );
+    const why = which === "ema"
+      ? "the run keeps one when train.ema_decay > 0, after its first epoch"
+      : `the run saves one after its first epoch; try --checkpoint ${which === "best" ? "last" : "best"}`;
+    throw new UsageError(`${ckpt}: no such checkpoint (${why})`);
   }
   checkpointMatchesConfig(ckpt, config, configPath);
   const split = options.split ?? "val";
