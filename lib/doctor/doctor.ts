@@ -137,7 +137,11 @@ async function _check(backend: Exclude<BackendName, "auto">): Promise<BackendChe
 
 async function _bench(o: DoctorOptions, backend: Exclude<BackendName, "auto">): Promise<DoctorBench> {
   try {
-    const r = await benchTraining(o.config, { backend, steps: o.steps, warmup: o.warmup });
+    // Micro-batches are how a CPU spreads a step over its cores; a GPU takes the batch whole, as
+    // a GPU user would set it (train.micro_batch=0), so its figure is the GPU's own.
+    const gpu = backend === "webgpu" || backend === "tensorflow-gpu";
+    const config = gpu ? { ...o.config, train: { ...o.config.train, micro_batch: 0 } } : o.config;
+    const r = await benchTraining(config, { backend, steps: o.steps, warmup: o.warmup });
     return {
       backend,
       images_per_second: r.images_per_second,
