@@ -32,9 +32,9 @@ export interface BackendInfo {
 /**
  * How much faster blas trains than wasm: vit-small's images/s on the 2-core development machine,
  * the median of 3 runs of `deno task bench configs/vit-small.yaml --backend blas --backend wasm`
- * (1,055 against 478; docs/performance.md).
+ * with the config's two micro-batches on two replicas (1,589 against 943; docs/backends.md).
  */
-export const BLAS_SPEEDUP_OVER_WASM = 2.2;
+export const BLAS_SPEEDUP_OVER_WASM = 1.7;
 
 /**
  * Initialises a backend and makes it tfjs's active one.
