@@ -89,7 +89,7 @@ export function profileTable(l: Line): string {
     sum += r.ms;
     shown.push(`| ${r.kernel} | ${r.count} | ${r.ms.toFixed(2)} | ${((r.ms / total) * 100).toFixed(1)}% |`);
   }
-  const name = String(l.config).replace(/^.*\//, "").replace(/\.ya?ml$/, "");
+  const name = _configName(l);
   return [
     `\n${name} on ${l.backend}: one step's kernels, ${total.toFixed(1)} ms of own time in all (the rest: ${
       rows.length - shown.length
@@ -124,7 +124,7 @@ export function markdownTable(lines: Line[], peak: number | null): string {
     "kernels/step",
   ];
   const rows = lines.map((l) => [
-    `${String(l.config).replace(/^.*\//, "").replace(/\.ya?ml$/, "")} (${l.batch})`,
+    `${_configName(l)} (${l.batch})`,
     l.backend === "pytorch" ? `PyTorch (${l.threads ?? "?"} thread${l.threads === 1 ? "" : "s"})` : String(l.backend),
     num(l.ms_per_step, 1),
     num(l.images_per_second, 0),
@@ -141,4 +141,9 @@ function _int(flag: string, value: string, min = 1): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag}: expected an integer ≥ ${min}, got '${value}'`);
   return n;
+}
+
+/** A bench line's config as its file name without folder and extension (`vit-small`). */
+function _configName(l: Line): string {
+  return String(l.config).replace(/^.*\//, "").replace(/\.ya?ml$/, "");
 }

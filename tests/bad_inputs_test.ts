@@ -35,6 +35,13 @@ async function finishedRun(dir: string): Promise<string> {
 }
 
 const cfg = (text: string) => (d: string) => ["exp", yaml(d, text)];
+/** `eval` of a copy of the finished run whose config.yaml had `from` replaced by `to`. */
+const evalEdited = (from: string | RegExp, to: string) => async (d: string) => {
+  const run = await finishedRun(d);
+  const p = join(run, "config.yaml");
+  Deno.writeTextFileSync(p, Deno.readTextFileSync(p).replace(from, to));
+  return ["eval", run];
+};
 const set = (...pairs: string[]) => (d: string) => ["exp", writeTinyConfig(d), ...pairs.flatMap((p) => ["--set", p])];
 
 const CASES: Case[] = [
@@ -384,12 +391,7 @@ const CASES: Case[] = [
   },
   {
     name: "eval of a checkpoint whose config.yaml was edited to another model shape",
-    args: async (d) => {
-      const run = await finishedRun(d);
-      const p = join(run, "config.yaml");
-      Deno.writeTextFileSync(p, Deno.readTextFileSync(p).replace("d_model: 16", "d_model: 32"));
-      return ["eval", run];
-    },
+    args: evalEdited("d_model: 16", "d_model: 32"),
     code: 1,
     words: [/best\.safetensors was trained with another config than .*config\.yaml \(model\.d_model was 16, now 32\)/],
   },
@@ -560,12 +562,7 @@ const CASES: Case[] = [
   },
   {
     name: "eval after config.yaml's seed was edited (another split)",
-    args: async (d) => {
-      const run = await finishedRun(d);
-      const p = join(run, "config.yaml");
-      Deno.writeTextFileSync(p, Deno.readTextFileSync(p).replace(/seed: 0/, "seed: 7"));
-      return ["eval", run];
-    },
+    args: evalEdited(/seed: 0/, "seed: 7"),
     code: 1,
     words: [/best\.safetensors was trained with another config than .*config\.yaml \(train\.seed was 0, now 7\)/],
   },

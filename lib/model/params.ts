@@ -172,3 +172,14 @@ export function fromTimmLayout(spec: Pick<ParamSpec, "timmShape" | "layout">, da
   // [out, in] -> [in, out]
   return _transpose(data, cols, rows);
 }
+
+/**
+ * Sets a parameter from values in timm's layout (a checkpoint's, or an init_from file's).
+ * @param param the parameter to set
+ * @param data its new values in timm's layout
+ */
+export function assignFromTimm(param: Param, data: Float32Array): void {
+  const values = tf.tensor(fromTimmLayout(param, data), internalShape(param), "float32");
+  param.variable.assign(values);
+  values.dispose();
+}

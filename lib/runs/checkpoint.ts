@@ -2,9 +2,8 @@
  * Model checkpoints as timm-compatible safetensors: timm's names and layouts, float32, with the
  * resolved config and the epoch in `__metadata__`.
  */
-import * as tf from "@tensorflow/tfjs-core";
 import { CheckpointError } from "../errors.ts";
-import { fromTimmLayout, internalShape, toTimmLayout } from "../model/params.ts";
+import { assignFromTimm, toTimmLayout } from "../model/params.ts";
 import type { VisionTransformer } from "../model/vit.ts";
 import type { MetricsRow } from "./metrics.ts";
 import { type NamedArray, readSafetensors, writeSafetensors } from "./safetensors.ts";
@@ -132,10 +131,7 @@ export function loadCheckpoint(
     }
   }
   for (const spec of model.params.list()) {
-    const t = file.tensors.get(spec.name)!;
-    const values = tf.tensor(fromTimmLayout(spec, t.data), internalShape(spec), "float32");
-    spec.variable.assign(values);
-    values.dispose();
+    assignFromTimm(spec, file.tensors.get(spec.name)!.data);
   }
   return file.metadata;
 }

@@ -6,9 +6,8 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs-core";
 import { CheckpointError, ConfigError, fileErrorReason } from "../errors.ts";
-import { fromTimmLayout, internalShape, type Param } from "../model/params.ts";
+import { assignFromTimm, type Param } from "../model/params.ts";
 import { adaptInputConv, resampleAbsPosEmbed, resamplePatchEmbed } from "../model/resample.ts";
 import type { VisionTransformer } from "../model/vit.ts";
 import { RUN_FILES } from "./run_dir.ts";
@@ -74,12 +73,7 @@ export function initFromCheckpoint(model: VisionTransformer, source: string, opt
   }
   const { tensors } = decodeSafetensors(bytes, file);
   const plan = _planInit(model, tensors, options.strict ?? true, file);
-  for (const [name, data] of plan.values) {
-    const param = model.params.param(name);
-    const values = tf.tensor(fromTimmLayout(param, data), internalShape(param), "float32");
-    param.variable.assign(values);
-    values.dispose();
-  }
+  for (const [name, data] of plan.values) assignFromTimm(model.params.param(name), data);
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   return { source, file, sha256, loaded: plan.values.size, messages: plan.messages };
 }
