@@ -8,17 +8,18 @@
  *   tensors are immutable, so nothing can write through a shared buffer. `Cast` to a tensor's
  *   own dtype (every Mul gradient casts its other input to float32) copied too, and now shares.
  * - `Sum` over leading axes (every bias and LayerNorm gradient) transposed before it reduced
- *   (most of the 11% of kernel time `Sum` took). Here it adds rows in place in a fixed order.
+ *   (most of the 11% of kernel time `Sum` took). Here it adds rows in place in a fixed order
+ *   (a SIMD kernel from {@linkcode ./simd_kernels.ts} since; 4.5 → ~1 ms a step).
  * - The Adam(W) update ({@linkcode ./adam_update.ts}) and the sum of squares behind the global
  *   gradient norm ({@linkcode ./sum_squares.ts}) are one kernel each instead of ~13 and 2 per
  *   variable: the optimizer went from 16 to 1.7 ms a step.
  * Sums accumulate in float64 and round once to float32, in a fixed order, so reruns stay
- * bit-identical. Fused GELU and LayerNorm kernels in TypeScript were measured too and lost to the
- * wasm backend's SIMD kernels (GELU forward+backward 15 ms against 5–10 ms at [2176, 128]), so
- * they were not kept.
+ * bit-identical. GELU, LayerNorm and softmax's backward are fused SIMD kernels compiled from C
+ * ({@linkcode ./simd_kernels.ts}): written in TypeScript they lost to tfjs's own SIMD kernels.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { ADAM_KERNEL, type AdamHyper } from "./adam_update.ts";
+import { keepOriginalTranspose, SIMD_KERNELS, sumRows } from "./simd_kernels.ts";
 import { SUM_SQUARES_KERNEL } from "./sum_squares.ts";
 
 interface _WasmBackend {
@@ -45,6 +46,8 @@ export function registerWasmKernels(): void {
   _replace("Sum", _sum);
   _replace(ADAM_KERNEL, _adamUpdate);
   _replace(SUM_SQUARES_KERNEL, _sumOfSquares);
+  keepOriginalTranspose();
+  for (const [name, fn] of Object.entries(SIMD_KERNELS)) _replace(name, fn);
 }
 
 function _replace(name: string, fn: _KernelFunc): void {
@@ -82,13 +85,7 @@ function _sum(args: _Args): tf.TensorInfo {
   const rest = x.shape.slice(axes.length);
   const cols = rest.reduce((p, d) => p * d, 1);
   const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...rest] : rest, "float32");
-  const xv = backend.typedArrayFromHeap(x);
-  const acc = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    for (let c = 0; c < cols; c++) acc[c]! += xv[o + c]!;
-  }
-  backend.typedArrayFromHeap(out).set(acc);
+  sumRows(backend, x, out, rows, cols);
   return out;
 }
 

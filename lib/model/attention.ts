@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { matMul2d } from "../backend/matmul.ts";
+import { hasFusedKernel, SOFTMAX_GRAD_KERNEL } from "../backend/simd_kernels.ts";
 import type { Rng } from "../random.ts";
 import type { ForwardContext } from "./context.ts";
 import { dropout } from "./dropout.ts";
@@ -80,7 +81,7 @@ export class Attention {
     const k3 = heads(wk, bk ?? null);
     const v3 = heads(wv, bv ?? null);
     const scores = tf.matMul(q3, k3, false, true); // [B·H, T, T]
-    const probs = tf.softmax(scores, -1) as tf.Tensor3D; // [B·H, T, T]
+    const probs = softmaxLastAxis(scores); // [B·H, T, T]
     if (ctx.attention) ctx.attention.push(tf.keep(tf.reshape(probs, [b, h, t, t]))); // [B, H, T, T]
     const attn = dropout(probs, this.attnDrop, ctx) as tf.Tensor3D;
     const out = tf.matMul(attn, v3); // [B·H, T, hd]
@@ -89,3 +90,24 @@ export class Attention {
     return dropout(tf.reshape(y, [b, t, d]), this.projDrop, ctx) as tf.Tensor3D; // [B, T, D]
   }
 }
+
+/**
+ * Softmax over the last axis. On wasm and blas its backward pass is one fused kernel,
+ * dx = y·(dy − Σ dy·y), instead of tfjs's four (the forward is tfjs's own Softmax kernel).
+ * @param x [..., N]
+ * @returns same shape
+ */
+export function softmaxLastAxis<T extends tf.Tensor>(x: T): T {
+  return (hasFusedKernel(SOFTMAX_GRAD_KERNEL) ? _softmaxFused(x) : tf.softmax(x, -1)) as T;
+}
+
+const _softmaxFused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  const y = tf.softmax(x, -1);
+  save([y]);
+  return {
+    value: y,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.engine().runKernel(SOFTMAX_GRAD_KERNEL, { y: saved[0]!, dy }) as tf.Tensor,
+  };
+});

@@ -5,6 +5,7 @@
  * @internal
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { hasFusedKernel, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from "../backend/simd_kernels.ts";
 import type { Rng } from "../random.ts";
 import type { ParamStore } from "./params.ts";
 
@@ -51,11 +52,39 @@ export class LayerNorm {
   apply<T extends tf.Tensor>(x: T): T {
     const d = x.shape[x.rank - 1]!;
     const flat = tf.reshape(x, [-1, d]) as tf.Tensor2D; // [M, D]
-    return tf.reshape(_layerNorm(this.eps)(flat, this.weight, this.bias), x.shape) as T;
+    const norm = hasFusedKernel(LAYER_NORM_KERNEL) ? _layerNormFused(this.eps) : _layerNorm(this.eps);
+    return tf.reshape(norm(flat, this.weight, this.bias), x.shape) as T; // [..., D]
   }
 }
 
-const _cache = new Map<number, (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D>();
+type _Norm = (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
+const _cache = new Map<number, _Norm>();
+const _fusedCache = new Map<number, _Norm>();
+
+/**
+ * {@linkcode _layerNorm}'s maths as two fused SIMD kernels (wasm and blas): one forward, one
+ * backward, instead of ~9 and ~11 tfjs kernels.
+ */
+function _layerNormFused(eps: number): _Norm {
+  let fn = _fusedCache.get(eps);
+  if (!fn) {
+    const grad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.GradSaveFunc];
+      const [y, xhat, r] = tf.engine().runKernel(LAYER_NORM_KERNEL, { x, w, b }, { eps }) as tf.Tensor[]; // [M, D], [M, D], [M, 1]
+      save([xhat!, r!, w]);
+      return {
+        value: y!,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xh, sr, sw] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+          return tf.engine().runKernel(LAYER_NORM_GRAD_KERNEL, { dy, xhat: xh, r: sr, w: sw }) as tf.Tensor[];
+        },
+      };
+    });
+    fn = grad as unknown as _Norm;
+    _fusedCache.set(eps, fn);
+  }
+  return fn;
+}
 
 /**
  * LayerNorm over rows with its gradient written out, since autodiff through tf.moments emits
@@ -63,7 +92,7 @@ const _cache = new Map<number, (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => t
  *   x̂ = (x − μ)·r, r = 1/√(σ² + eps), y = x̂·w + b
  *   ∂b = Σ_rows dy, ∂w = Σ_rows dy·x̂, ∂x = r·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·w
  */
-function _layerNorm(eps: number): (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D {
+function _layerNorm(eps: number): _Norm {
   let fn = _cache.get(eps);
   if (!fn) {
     const grad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
@@ -85,7 +114,7 @@ function _layerNorm(eps: number): (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) =
         },
       };
     });
-    fn = grad as unknown as (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
+    fn = grad as unknown as _Norm;
     _cache.set(eps, fn);
   }
   return fn;

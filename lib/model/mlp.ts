@@ -5,6 +5,7 @@
  * @internal
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { GELU_GRAD_KERNEL, GELU_KERNEL, hasFusedKernel } from "../backend/simd_kernels.ts";
 import type { Rng } from "../random.ts";
 import type { ForwardContext } from "./context.ts";
 import { dropout } from "./dropout.ts";
@@ -17,8 +18,20 @@ import type { ParamStore } from "./params.ts";
  * @returns GELU(x)
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
+  // On wasm and blas, one fused kernel each way instead of 5 forward and ~10 backward.
+  if (hasFusedKernel(GELU_KERNEL)) return _geluFused(x) as T;
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2)))) as T;
 }
+
+const _geluFused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  save([x]);
+  return {
+    value: tf.engine().runKernel(GELU_KERNEL, { x }) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+      tf.engine().runKernel(GELU_GRAD_KERNEL, { x: saved[0]!, dy }) as tf.Tensor,
+  };
+});
 
 /** Two linear layers with a GELU between. */
 export class Mlp {

@@ -1,0 +1,276 @@
+// vitlab's fused elementwise kernels for tfjs's wasm backend, compiled to WebAssembly with SIMD.
+//
+// Why: a training step of vit-small ran ~1,700 tfjs kernels, and GELU (exact, through Erf and,
+// backward, Exp), LayerNorm and softmax's backward were each a chain of 4 to 20 of them, every
+// one a full pass over memory with its own dispatch. Each function here is one pass.
+//
+// The module imports tfjs's own wasm memory ("env" "memory"): pointers are byte offsets into the
+// heap where tfjs keeps its tensors, so nothing is copied. It must own no memory of its own:
+// no static data, no stack (every function is a leaf over scalars and v128 locals), which
+// build.sh checks in the linked module.
+//
+// Numerics: float32 throughout, except the column sums of the LayerNorm gradient, which add in
+// float64 in row order and round once, as vitlab's Sum kernel does. Every loop has a fixed
+// order, so reruns are bit-identical.
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+typedef v128_t f32x4;
+
+static inline f32x4 splat(float v) { return wasm_f32x4_splat(v); }
+static inline f32x4 mul(f32x4 a, f32x4 b) { return wasm_f32x4_mul(a, b); }
+static inline f32x4 add(f32x4 a, f32x4 b) { return wasm_f32x4_add(a, b); }
+static inline f32x4 sub(f32x4 a, f32x4 b) { return wasm_f32x4_sub(a, b); }
+static inline f32x4 madd(f32x4 a, f32x4 b, f32x4 c) { return add(mul(a, b), c); }
+
+// erf(x), Eigen's and XLA's float rational approximation (odd polynomial over even polynomial
+// on [-4, 4], ±1 beyond, where float32 erf is ±1): within a few ulp of the true value.
+static inline f32x4 erf4(f32x4 a) {
+  const f32x4 x = wasm_f32x4_pmax(wasm_f32x4_pmin(a, splat(4.f)), splat(-4.f));
+  const f32x4 x2 = mul(x, x);
+  f32x4 p = madd(x2, splat(-2.72614225801306e-10f), splat(2.77068142495902e-08f));
+  p = madd(x2, p, splat(-2.10102402082508e-06f));
+  p = madd(x2, p, splat(-5.69250639462346e-05f));
+  p = madd(x2, p, splat(-7.34990630326855e-04f));
+  p = madd(x2, p, splat(-2.95459980854025e-03f));
+  p = madd(x2, p, splat(-1.60960333262415e-02f));
+  p = mul(x, p);
+  f32x4 q = madd(x2, splat(-1.45660718464996e-05f), splat(-2.13374055278905e-04f));
+  q = madd(x2, q, splat(-1.68282697438203e-03f));
+  q = madd(x2, q, splat(-7.37332916720468e-03f));
+  q = madd(x2, q, splat(-1.42647390514189e-02f));
+  return wasm_f32x4_div(p, q);
+}
+
+// exp(x) for x <= 0 (Cephes' expf: x = n·ln2 + r, a degree-5 polynomial for e^r, 2^n by
+// building the exponent bits). Clamped at -87, where e^x < 2^-125 is nearly 0 and 2^n is still
+// a normal float.
+static inline f32x4 exp_nonpos4(f32x4 a) {
+  const f32x4 x0 = wasm_f32x4_pmax(a, splat(-87.f));
+  const f32x4 n = wasm_f32x4_floor(madd(x0, splat(1.44269504088896341f), splat(0.5f)));
+  f32x4 x = sub(x0, mul(n, splat(0.693359375f)));
+  x = sub(x, mul(n, splat(-2.12194440e-4f)));
+  const f32x4 z = mul(x, x);
+  f32x4 y = madd(splat(1.9875691500e-4f), x, splat(1.3981999507e-3f));
+  y = madd(y, x, splat(8.3334519073e-3f));
+  y = madd(y, x, splat(4.1665795894e-2f));
+  y = madd(y, x, splat(1.6666665459e-1f));
+  y = madd(y, x, splat(5.0000001201e-1f));
+  y = add(add(mul(y, z), x), splat(1.f));
+  const v128_t bits = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return mul(y, bits);
+}
+
+static inline float erf1(float v) { return wasm_f32x4_extract_lane(erf4(splat(v)), 0); }
+static inline float exp_nonpos1(float v) { return wasm_f32x4_extract_lane(exp_nonpos4(splat(v)), 0); }
+
+#define SQRT1_2 0.70710678118654752f
+#define INV_SQRT_2PI 0.39894228040143268f
+
+// y = x·Φ(x) = x·(1 + erf(x/√2))/2, over n values.
+EXPORT(gelu_fwd) void gelu_fwd(const float* x, float* y, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const f32x4 v = wasm_v128_load(x + i);
+    const f32x4 phi = mul(add(erf4(mul(v, splat(SQRT1_2))), splat(1.f)), splat(0.5f));
+    wasm_v128_store(y + i, mul(v, phi));
+  }
+  for (; i < n; i++) y[i] = x[i] * (erf1(x[i] * SQRT1_2) + 1.f) * 0.5f;
+}
+
+// dx = dy·(Φ(x) + x·φ(x)), φ(x) = e^(−x²/2)/√(2π): GELU's derivative, over n values.
+EXPORT(gelu_bwd) void gelu_bwd(const float* x, const float* dy, float* dx, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const f32x4 v = wasm_v128_load(x + i);
+    const f32x4 cdf = mul(add(erf4(mul(v, splat(SQRT1_2))), splat(1.f)), splat(0.5f));
+    const f32x4 pdf = mul(exp_nonpos4(mul(mul(v, v), splat(-0.5f))), splat(INV_SQRT_2PI));
+    wasm_v128_store(dx + i, mul(wasm_v128_load(dy + i), madd(v, pdf, cdf)));
+  }
+  for (; i < n; i++) {
+    const float v = x[i];
+    const float cdf = (erf1(v * SQRT1_2) + 1.f) * 0.5f;
+    const float pdf = exp_nonpos1(v * v * -0.5f) * INV_SQRT_2PI;
+    dx[i] = dy[i] * (v * pdf + cdf);
+  }
+}
+
+// Σ of the 4 lanes, in a fixed order.
+static inline float hsum(f32x4 v) {
+  return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
+         (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
+}
+
+// Σ a over d values, or Σ a·b when b is given.
+static inline float row_sum(const float* a, const float* b, int d) {
+  f32x4 acc = splat(0.f);
+  int j = 0;
+  if (b) {
+    for (; j + 4 <= d; j += 4) acc = madd(wasm_v128_load(a + j), wasm_v128_load(b + j), acc);
+  } else {
+    for (; j + 4 <= d; j += 4) acc = add(acc, wasm_v128_load(a + j));
+  }
+  float s = hsum(acc);
+  for (; j < d; j++) s += b ? a[j] * b[j] : a[j];
+  return s;
+}
+
+// LayerNorm over each of `rows` rows of d values: x̂ = (x − μ)·r with r = 1/√(σ² + eps),
+// y = x̂·w + b. Writes y and, for the gradient, x̂ and r (one per row).
+EXPORT(layer_norm_fwd)
+void layer_norm_fwd(const float* x, const float* w, const float* b, float* y, float* xhat, float* r, int rows,
+                    int d, float eps) {
+  const float inv_d = 1.f / (float)d;
+  for (int row = 0; row < rows; row++) {
+    const float* xr = x + row * d;
+    float* yr = y + row * d;
+    float* hr = xhat + row * d;
+    const float mean = row_sum(xr, 0, d) * inv_d;
+    const f32x4 m4 = splat(mean);
+    f32x4 acc = splat(0.f);
+    int j = 0;
+    for (; j + 4 <= d; j += 4) {
+      const f32x4 c = sub(wasm_v128_load(xr + j), m4);
+      acc = madd(c, c, acc);
+    }
+    float ss = hsum(acc);
+    for (; j < d; j++) ss += (xr[j] - mean) * (xr[j] - mean);
+    const float rr = 1.f / __builtin_sqrtf(ss * inv_d + eps);
+    r[row] = rr;
+    const f32x4 r4 = splat(rr);
+    for (j = 0; j + 4 <= d; j += 4) {
+      const f32x4 h = mul(sub(wasm_v128_load(xr + j), m4), r4);
+      wasm_v128_store(hr + j, h);
+      wasm_v128_store(yr + j, madd(h, wasm_v128_load(w + j), wasm_v128_load(b + j)));
+    }
+    for (; j < d; j++) {
+      hr[j] = (xr[j] - mean) * rr;
+      yr[j] = hr[j] * w[j] + b[j];
+    }
+  }
+}
+
+// LayerNorm's input gradient per row: with g = dy·w,
+// dx = r·(g − mean(g) − x̂·mean(g·x̂)).
+EXPORT(layer_norm_bwd_x)
+void layer_norm_bwd_x(const float* dy, const float* xhat, const float* r, const float* w, float* dx, int rows, int d) {
+  const float inv_d = 1.f / (float)d;
+  for (int row = 0; row < rows; row++) {
+    const float* dyr = dy + row * d;
+    const float* hr = xhat + row * d;
+    float* dxr = dx + row * d;
+    f32x4 sg = splat(0.f), sgx = splat(0.f);
+    int j = 0;
+    for (; j + 4 <= d; j += 4) {
+      const f32x4 g = mul(wasm_v128_load(dyr + j), wasm_v128_load(w + j));
+      sg = add(sg, g);
+      sgx = madd(g, wasm_v128_load(hr + j), sgx);
+    }
+    float mg = hsum(sg), mgx = hsum(sgx);
+    for (; j < d; j++) {
+      const float g = dyr[j] * w[j];
+      mg += g;
+      mgx += g * hr[j];
+    }
+    mg *= inv_d;
+    mgx *= inv_d;
+    const f32x4 mg4 = splat(mg), mgx4 = splat(mgx), r4 = splat(r[row]);
+    for (j = 0; j + 4 <= d; j += 4) {
+      const f32x4 g = mul(wasm_v128_load(dyr + j), wasm_v128_load(w + j));
+      const f32x4 h = wasm_v128_load(hr + j);
+      wasm_v128_store(dxr + j, mul(sub(sub(g, mg4), mul(h, mgx4)), r4));
+    }
+    for (; j < d; j++) dxr[j] = (dyr[j] * w[j] - mg - hr[j] * mgx) * r[row];
+  }
+}
+
+// The weight and bias gradients of LayerNorm: dw = Σ_rows dy·x̂, db = Σ_rows dy, each column
+// added in float64 in row order, 4 columns at a time (two f64x2 per sum), rounded once.
+EXPORT(layer_norm_bwd_wb)
+void layer_norm_bwd_wb(const float* dy, const float* xhat, float* dw, float* db, int rows, int d) {
+  int c = 0;
+  for (; c + 4 <= d; c += 4) {
+    v128_t w_lo = wasm_f64x2_splat(0), w_hi = wasm_f64x2_splat(0);
+    v128_t b_lo = wasm_f64x2_splat(0), b_hi = wasm_f64x2_splat(0);
+    for (int row = 0; row < rows; row++) {
+      const f32x4 g = wasm_v128_load(dy + row * d + c);
+      const f32x4 h = wasm_v128_load(xhat + row * d + c);
+      const v128_t g_lo = wasm_f64x2_promote_low_f32x4(g);
+      const v128_t g_hi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(g, g, 2, 3, 0, 1));
+      b_lo = wasm_f64x2_add(b_lo, g_lo);
+      b_hi = wasm_f64x2_add(b_hi, g_hi);
+      // The product rounds to float32 before it is added, as tfjs's Mul followed by a Sum did.
+      const f32x4 gh = mul(g, h);
+      w_lo = wasm_f64x2_add(w_lo, wasm_f64x2_promote_low_f32x4(gh));
+      w_hi = wasm_f64x2_add(w_hi, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(gh, gh, 2, 3, 0, 1)));
+    }
+    const v128_t w4 = wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(w_lo), wasm_f32x4_demote_f64x2_zero(w_hi), 0, 1, 4, 5);
+    const v128_t b4 = wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(b_lo), wasm_f32x4_demote_f64x2_zero(b_hi), 0, 1, 4, 5);
+    wasm_v128_store(dw + c, w4);
+    wasm_v128_store(db + c, b4);
+  }
+  for (; c < d; c++) {
+    double sw = 0, sb = 0;
+    for (int row = 0; row < rows; row++) {
+      const float g = dy[row * d + c];
+      sw += (double)(g * xhat[row * d + c]);
+      sb += (double)g;
+    }
+    dw[c] = (float)sw;
+    db[c] = (float)sb;
+  }
+}
+
+// Softmax's input gradient over each of `rows` rows of n values: dx = y·(dy − Σ dy·y).
+EXPORT(softmax_bwd) void softmax_bwd(const float* y, const float* dy, float* dx, int rows, int n) {
+  for (int row = 0; row < rows; row++) {
+    const float* yr = y + row * n;
+    const float* dyr = dy + row * n;
+    float* dxr = dx + row * n;
+    const float s = row_sum(dyr, yr, n);
+    const f32x4 s4 = splat(s);
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+      wasm_v128_store(dxr + j, mul(wasm_v128_load(yr + j), sub(wasm_v128_load(dyr + j), s4)));
+    }
+    for (; j < n; j++) dxr[j] = yr[j] * (dyr[j] - s);
+  }
+}
+
+// y = transpose(x, [0, 2, 1, 3]) for x of shape [B, I, J, K]: attention's split into heads and
+// merge back ([B, T, H, hd] ↔ [B, H, T, hd]), forward and backward. Rows of K values are copied
+// whole, in the output's order.
+EXPORT(transpose_0213) void transpose_0213(const float* x, float* y, int B, int I, int J, int K) {
+  for (int b = 0; b < B; b++) {
+    for (int j = 0; j < J; j++) {
+      for (int i = 0; i < I; i++) {
+        const float* src = x + ((b * I + i) * J + j) * K;
+        int k = 0;
+        for (; k + 4 <= K; k += 4) wasm_v128_store(y + k, wasm_v128_load(src + k));
+        for (; k < K; k++) y[k] = src[k];
+        y += K;
+      }
+    }
+  }
+}
+
+// out[c] = Σ_rows x[row][c]: every bias gradient. Each column adds in float64 in row order,
+// 4 columns at a time, and rounds once.
+EXPORT(sum_rows) void sum_rows(const float* x, float* out, int rows, int cols) {
+  int c = 0;
+  for (; c + 4 <= cols; c += 4) {
+    v128_t lo = wasm_f64x2_splat(0), hi = wasm_f64x2_splat(0);
+    for (int row = 0; row < rows; row++) {
+      const f32x4 v = wasm_v128_load(x + row * cols + c);
+      lo = wasm_f64x2_add(lo, wasm_f64x2_promote_low_f32x4(v));
+      hi = wasm_f64x2_add(hi, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1)));
+    }
+    wasm_v128_store(out + c, wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0, 1, 4, 5));
+  }
+  for (; c < cols; c++) {
+    double s = 0;
+    for (int row = 0; row < rows; row++) s += (double)x[row * cols + c];
+    out[c] = (float)s;
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * vitlab's fused SIMD kernels on tfjs's wasm backend (and so on blas): exact GELU, LayerNorm and
+ * softmax's backward pass, each one pass over memory instead of a chain of tfjs kernels.
+ *
+ * The kernels are C compiled to WebAssembly with SIMD (`simd/kernels.c`, built by
+ * `simd/build.sh`; the module ships as base64 in `simd/kernels_wasm.ts`). The module imports the
+ * wasm backend's own memory, so it reads and writes tensors where tfjs keeps them: no copies.
+ * Why not TypeScript: fused GELU and LayerNorm written over the heap in TypeScript lost to tfjs's
+ * SIMD kernels (GELU forward+backward 15 ms against 5–10 ms at [2176, 128]); these do not.
+ *
+ * Which ops use them: {@linkcode hasFusedKernel} tells the model whether the active backend has
+ * one; other backends keep the composite ops, with the same maths.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { KERNELS_WASM_BASE64 } from "./simd/kernels_wasm.ts";
+
+/** y = GELU(x), exact (erf) form. Inputs `x`. */
+export const GELU_KERNEL = "VitlabGelu";
+/** dx = dy·GELU′(x). Inputs `x`, `dy`. */
+export const GELU_GRAD_KERNEL = "VitlabGeluGrad";
+/** [y, x̂, r] of LayerNorm over the last axis of a 2-D `x`. Inputs `x`, `w`, `b`; attr `eps`. */
+export const LAYER_NORM_KERNEL = "VitlabLayerNorm";
+/** [dx, dw, db] of LayerNorm. Inputs `dy`, `xhat`, `r`, `w`. */
+export const LAYER_NORM_GRAD_KERNEL = "VitlabLayerNormGrad";
+/** dx = y·(dy − Σ dy·y) over the last axis. Inputs `y`, `dy`. */
+export const SOFTMAX_GRAD_KERNEL = "VitlabSoftmaxGrad";
+
+interface _Exports {
+  gelu_fwd(x: number, y: number, n: number): void;
+  gelu_bwd(x: number, dy: number, dx: number, n: number): void;
+  layer_norm_fwd(
+    x: number,
+    w: number,
+    b: number,
+    y: number,
+    xhat: number,
+    r: number,
+    rows: number,
+    d: number,
+    eps: number,
+  ): void;
+  layer_norm_bwd_x(dy: number, xhat: number, r: number, w: number, dx: number, rows: number, d: number): void;
+  layer_norm_bwd_wb(dy: number, xhat: number, dw: number, db: number, rows: number, d: number): void;
+  softmax_bwd(y: number, dy: number, dx: number, rows: number, n: number): void;
+  transpose_0213(x: number, y: number, b: number, i: number, j: number, k: number): void;
+  sum_rows(x: number, out: number, rows: number, cols: number): void;
+}
+
+interface _WasmBackend {
+  wasm: { asm: { memory: WebAssembly.Memory } };
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+  makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
+}
+
+type _Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+
+let _module: WebAssembly.Module | null = null;
+// One instance per wasm heap: each worker thread's tfjs has its own.
+const _instances = new WeakMap<WebAssembly.Memory, _Exports>();
+
+function _kernels(backend: _WasmBackend): _Exports {
+  const memory = backend.wasm.asm.memory;
+  let k = _instances.get(memory);
+  if (!k) {
+    if (!_module) {
+      const bytes = Uint8Array.from(atob(KERNELS_WASM_BASE64), (c) => c.charCodeAt(0));
+      _module = new WebAssembly.Module(bytes);
+    }
+    k = new WebAssembly.Instance(_module, { env: { memory } }).exports as unknown as _Exports;
+    _instances.set(memory, k);
+  }
+  return k;
+}
+
+/** Byte offset of a tensor's values in the wasm heap. */
+function _at(backend: _WasmBackend, t: tf.TensorInfo): number {
+  return backend.typedArrayFromHeap(t).byteOffset;
+}
+
+function _size(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function _gelu({ inputs, backend }: _Args): tf.TensorInfo {
+  const be = backend as _WasmBackend;
+  const x = inputs.x as tf.TensorInfo;
+  const y = be.makeOutput([...x.shape], "float32");
+  _kernels(be).gelu_fwd(_at(be, x), _at(be, y), _size(x.shape));
+  return y;
+}
+
+function _geluGrad({ inputs, backend }: _Args): tf.TensorInfo {
+  const be = backend as _WasmBackend;
+  const { x, dy } = inputs as Record<"x" | "dy", tf.TensorInfo>;
+  const dx = be.makeOutput([...x.shape], "float32");
+  _kernels(be).gelu_bwd(_at(be, x), _at(be, dy), _at(be, dx), _size(x.shape));
+  return dx;
+}
+
+function _layerNorm({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
+  const be = backend as _WasmBackend;
+  const { x, w, b } = inputs as Record<"x" | "w" | "b", tf.TensorInfo>;
+  const [rows, d] = x.shape as [number, number];
+  const y = be.makeOutput([rows, d], "float32");
+  const xhat = be.makeOutput([rows, d], "float32");
+  const r = be.makeOutput([rows, 1], "float32");
+  const eps = (attrs as { eps: number }).eps;
+  _kernels(be).layer_norm_fwd(_at(be, x), _at(be, w), _at(be, b), _at(be, y), _at(be, xhat), _at(be, r), rows, d, eps);
+  return [y, xhat, r];
+}
+
+function _layerNormGrad({ inputs, backend }: _Args): tf.TensorInfo[] {
+  const be = backend as _WasmBackend;
+  const { dy, xhat, r, w } = inputs as Record<"dy" | "xhat" | "r" | "w", tf.TensorInfo>;
+  const [rows, d] = dy.shape as [number, number];
+  const dx = be.makeOutput([rows, d], "float32");
+  const dw = be.makeOutput([d], "float32");
+  const db = be.makeOutput([d], "float32");
+  const k = _kernels(be);
+  k.layer_norm_bwd_x(_at(be, dy), _at(be, xhat), _at(be, r), _at(be, w), _at(be, dx), rows, d);
+  k.layer_norm_bwd_wb(_at(be, dy), _at(be, xhat), _at(be, dw), _at(be, db), rows, d);
+  return [dx, dw, db];
+}
+
+function _softmaxGrad({ inputs, backend }: _Args): tf.TensorInfo {
+  const be = backend as _WasmBackend;
+  const { y, dy } = inputs as Record<"y" | "dy", tf.TensorInfo>;
+  const n = y.shape[y.shape.length - 1]!;
+  const dx = be.makeOutput([...y.shape], "float32");
+  _kernels(be).softmax_bwd(_at(be, y), _at(be, dy), _at(be, dx), _size(y.shape) / n, n);
+  return dx;
+}
+
+/**
+ * Σ over the rows of a [rows, cols] float32 tensor into `out` ([cols] values), float64 per
+ * column in row order: vitlab's leading-axes Sum (every bias gradient) on the wasm heap.
+ * @param backend the wasm backend
+ * @param x the tensor, read as [rows, cols]
+ * @param out where the cols sums go
+ * @param rows rows of x
+ * @param cols columns of x
+ */
+export function sumRows(backend: unknown, x: tf.TensorInfo, out: tf.TensorInfo, rows: number, cols: number): void {
+  const be = backend as _WasmBackend;
+  _kernels(be).sum_rows(_at(be, x), _at(be, out), rows, cols);
+}
+
+let _originalTranspose: tf.KernelConfig | null = null;
+
+/** Transpose [0, 2, 1, 3] of float32 (attention's heads, 8 a block, 7.6 of 73 ms a step in tfjs's kernel); anything else is tfjs's. */
+function _transpose(args: _Args): tf.TensorInfo {
+  const x = args.inputs.x as tf.TensorInfo;
+  const perm = (args.attrs as { perm: number[] }).perm;
+  if (x.dtype !== "float32" || x.shape.length !== 4 || perm.join() !== "0,2,1,3") {
+    return (_originalTranspose!.kernelFunc as (a: _Args) => tf.TensorInfo)(args);
+  }
+  const be = args.backend as _WasmBackend;
+  const [b, i, j, k] = x.shape as [number, number, number, number];
+  const y = be.makeOutput([b, j, i, k], "float32"); // [B, J, I, K]
+  _kernels(be).transpose_0213(_at(be, x), _at(be, y), b, i, j, k);
+  return y;
+}
+
+/**
+ * The wasm backend's Transpose, kept before {@linkcode SIMD_KERNELS} replaces it; call once, before
+ * registering.
+ */
+export function keepOriginalTranspose(): void {
+  _originalTranspose ??= tf.getKernel("Transpose", "wasm") ?? null;
+}
+
+/** The fused kernels, by name, for {@linkcode ./wasm_kernels.ts}'s registration. */
+export const SIMD_KERNELS: Record<string, (args: _Args) => tf.TensorInfo | tf.TensorInfo[]> = {
+  [GELU_KERNEL]: _gelu,
+  [GELU_GRAD_KERNEL]: _geluGrad,
+  [LAYER_NORM_KERNEL]: _layerNorm,
+  [LAYER_NORM_GRAD_KERNEL]: _layerNormGrad,
+  [SOFTMAX_GRAD_KERNEL]: _softmaxGrad,
+  Transpose: _transpose,
+};
+
+/**
+ * Whether the active backend has one of vitlab's fused kernels (the wasm and blas backends do).
+ * @param name a kernel name such as {@linkcode GELU_KERNEL}
+ * @returns true where the model may call it
+ */
+export function hasFusedKernel(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}

@@ -1,0 +1,145 @@
+/** The fused SIMD kernels (GELU, LayerNorm, softmax's backward) against float64 maths and the cpu backend. */
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../lib/backend/backend.ts";
+import { GELU_KERNEL, hasFusedKernel, LAYER_NORM_KERNEL, SOFTMAX_GRAD_KERNEL } from "../lib/backend/simd_kernels.ts";
+import { KERNELS_WASM_BASE64 } from "../lib/backend/simd/kernels_wasm.ts";
+import { softmaxLastAxis } from "../lib/model/attention.ts";
+import { LayerNorm } from "../lib/model/layer_norm.ts";
+import { gelu } from "../lib/model/mlp.ts";
+import { ParamStore } from "../lib/model/params.ts";
+import { Rng } from "../lib/random.ts";
+
+/** erf in float64: Simpson's rule over 2/√π·e^(−t²), far finer than float32 needs. */
+function erf64(x: number): number {
+  const n = 4000;
+  const h = x / n;
+  let s = 1 + Math.exp(-x * x);
+  for (let i = 1; i < n; i++) s += (i % 2 ? 4 : 2) * Math.exp(-((i * h) ** 2));
+  return (s * h / 3) * 2 / Math.sqrt(Math.PI);
+}
+
+function values(n: number, seed: number, scale: number): Float32Array {
+  const rng = Rng.fromSeed(seed, "simd-kernels-test");
+  return Float32Array.from({ length: n }, () => rng.normal() * scale);
+}
+
+/** Every float32 worth testing: a grid over [−8, 8] (both tails) plus a few exact cases. */
+const GRID = Float32Array.from([...Array.from({ length: 1601 }, (_, i) => -8 + i / 100), 0, -0, 1e-30, -40, 40]);
+
+Deno.test("fused GELU and its derivative are within 2e-7 (absolute, relative beyond 1) of float64 maths, tails included", async () => {
+  await initBackend("wasm");
+  assert.ok(hasFusedKernel(GELU_KERNEL), "the wasm backend has the fused GELU");
+  const x = tf.tensor1d(GRID);
+  const dy = tf.onesLike(x);
+  const { value, grads } = tf.valueAndGrads((t: tf.Tensor) => gelu(t))([x], dy);
+  const y = await value.data();
+  const dx = await grads[0]!.data();
+  for (let i = 0; i < GRID.length; i++) {
+    const v = GRID[i]!;
+    const cdf = 0.5 * (1 + (Math.abs(v) > 7 ? Math.sign(v) : erf64(v * Math.SQRT1_2)));
+    const pdf = Math.exp(-v * v / 2) / Math.sqrt(2 * Math.PI);
+    const tol = 2e-7 * Math.max(1, Math.abs(v));
+    assert.ok(Math.abs(y[i]! - v * cdf) <= tol, `GELU(${v}) = ${y[i]} against ${v * cdf}`);
+    assert.ok(Math.abs(dx[i]! - (cdf + v * pdf)) <= tol, `GELU'(${v}) = ${dx[i]} against ${cdf + v * pdf}`);
+  }
+  tf.dispose([x, dy, value, ...grads]);
+});
+
+/** LayerNorm then softmax then GELU on given data: outputs and every gradient, on one backend. */
+async function chain(backend: "cpu" | "wasm", rows: number, d: number) {
+  await initBackend(backend);
+  const store = new ParamStore();
+  const norm = new LayerNorm(store, Rng.fromSeed(0, "init"), "norm", d);
+  norm.weight.assign(tf.tensor1d(values(d, 1, 1)));
+  norm.bias.assign(tf.tensor1d(values(d, 2, 1)));
+  const x = tf.tensor2d(values(rows * d, 3, 3), [rows, d]);
+  const dy = tf.tensor2d(values(rows * d, 4, 1), [rows, d]);
+  const f = () => tf.mul(gelu(softmaxLastAxis(norm.apply(x))), dy).sum() as tf.Scalar;
+  const { value, grads } = tf.variableGrads(f, [norm.weight, norm.bias]);
+  const dx = tf.grad((t: tf.Tensor) => tf.mul(gelu(softmaxLastAxis(norm.apply(t))), dy))(x, tf.onesLike(x));
+  const out = {
+    loss: (await value.data())[0]!,
+    dw: await grads[norm.weight.name]!.data(),
+    db: await grads[norm.bias.name]!.data(),
+    dx: await dx.data(),
+    y: await norm.apply(x).data(),
+  };
+  tf.dispose([x, dy, value, dx, ...Object.values(grads)]);
+  store.dispose();
+  return out;
+}
+
+function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {
+  assert.equal(a.length, b.length, what);
+  for (let i = 0; i < a.length; i++) {
+    assert.ok(Math.abs(a[i]! - b[i]!) <= tol * Math.max(1, Math.abs(b[i]!)), `${what}[${i}]: ${a[i]} against ${b[i]}`);
+  }
+}
+
+for (const [rows, d] of [[37, 64], [5, 7], [130, 130]] as const) {
+  Deno.test(`LayerNorm, softmax and GELU fused on wasm match the cpu backend's composite ops, forward and backward (${rows}×${d})`, async () => {
+    const cpu = await chain("cpu", rows, d);
+    const wasm = await chain("wasm", rows, d);
+    assert.ok(hasFusedKernel(LAYER_NORM_KERNEL) && hasFusedKernel(SOFTMAX_GRAD_KERNEL));
+    close(wasm.y, cpu.y, 2e-6, "LayerNorm output");
+    close([wasm.loss], [cpu.loss], 1e-5, "loss");
+    close(wasm.dx, cpu.dx, 2e-5, "dx");
+    close(wasm.dw, cpu.dw, 1e-5, "dw");
+    close(wasm.db, cpu.db, 1e-5, "db");
+  });
+}
+
+Deno.test("the fused kernels' module imports only tfjs's memory and exports the eight kernels", () => {
+  const bytes = Uint8Array.from(atob(KERNELS_WASM_BASE64), (c) => c.charCodeAt(0));
+  const module = new WebAssembly.Module(bytes);
+  assert.deepEqual(WebAssembly.Module.imports(module), [{ module: "env", name: "memory", kind: "memory" }]);
+  assert.deepEqual(WebAssembly.Module.exports(module).map((e) => e.name).sort(), [
+    "gelu_bwd",
+    "gelu_fwd",
+    "layer_norm_bwd_wb",
+    "layer_norm_bwd_x",
+    "layer_norm_fwd",
+    "softmax_bwd",
+    "sum_rows",
+    "transpose_0213",
+  ]);
+});
+
+Deno.test("Transpose on wasm equals the cpu backend's for attention's [0, 2, 1, 3] and every other permutation", async () => {
+  const cases: { shape: number[]; perm: number[]; dtype?: "int32" }[] = [
+    { shape: [3, 17, 4, 16], perm: [0, 2, 1, 3] }, // attention's split into heads: the fused path
+    { shape: [2, 5, 3, 7], perm: [0, 2, 1, 3] }, // rows of 7: a remainder after the SIMD copy
+    { shape: [2, 5, 3, 7], perm: [0, 1, 3, 2] }, // tfjs's own kernel
+    { shape: [2, 5, 3, 7], perm: [0, 2, 1, 3], dtype: "int32" },
+    { shape: [6, 5, 4], perm: [1, 0, 2] },
+  ];
+  const run = async (backend: "cpu" | "wasm") => {
+    await initBackend(backend);
+    const out = [];
+    for (const [n, c] of cases.entries()) {
+      const x = tf.tensor(values(c.shape.reduce((a, b) => a * b, 1), n, 1), c.shape).cast(c.dtype ?? "float32");
+      const y = tf.transpose(x, c.perm);
+      out.push({ shape: y.shape, data: Array.from(await y.data()) });
+      tf.dispose([x, y]);
+    }
+    return out;
+  };
+  assert.deepEqual(await run("wasm"), await run("cpu"));
+});
+
+const haveClang = ["clang-14", "wasm-ld-14", "wasm2wat"].every((tool) =>
+  new Deno.Command("bash", { args: ["-c", `command -v ${tool}`], stdout: "null" }).outputSync().success
+);
+
+Deno.test({
+  name: `kernels_wasm.ts is what kernels.c builds to${
+    haveClang ? "" : " (needs clang-14, lld-14 and wabt: .ci/run installs them)"
+  }`,
+  ignore: !haveClang,
+  fn() {
+    const r = new Deno.Command("bash", { args: ["lib/backend/simd/build.sh", "--check"], stderr: "piped" })
+      .outputSync();
+    assert.ok(r.success, new TextDecoder().decode(r.stderr));
+  },
+});
