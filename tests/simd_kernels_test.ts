@@ -2,9 +2,16 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/backend/backend.ts";
-import { GELU_KERNEL, hasFusedKernel, LAYER_NORM_KERNEL, SOFTMAX_GRAD_KERNEL } from "../lib/backend/simd_kernels.ts";
+import {
+  ATTENTION_KERNEL,
+  GELU_KERNEL,
+  hasFusedKernel,
+  LAYER_NORM_KERNEL,
+  SOFTMAX_GRAD_KERNEL,
+} from "../lib/backend/simd_kernels.ts";
 import { KERNELS_WASM_BASE64 } from "../lib/backend/simd/kernels_wasm.ts";
-import { softmaxLastAxis } from "../lib/model/attention.ts";
+import { Attention, softmaxLastAxis } from "../lib/model/attention.ts";
+import { EVAL, type ForwardContext } from "../lib/model/context.ts";
 import { LayerNorm } from "../lib/model/layer_norm.ts";
 import { gelu } from "../lib/model/mlp.ts";
 import { ParamStore } from "../lib/model/params.ts";
@@ -90,11 +97,13 @@ for (const [rows, d] of [[37, 64], [5, 7], [130, 130]] as const) {
   });
 }
 
-Deno.test("the fused kernels' module imports only tfjs's memory and exports the eight kernels", () => {
+Deno.test("the fused kernels' module imports only tfjs's memory and exports the ten kernels", () => {
   const bytes = Uint8Array.from(atob(KERNELS_WASM_BASE64), (c) => c.charCodeAt(0));
   const module = new WebAssembly.Module(bytes);
   assert.deepEqual(WebAssembly.Module.imports(module), [{ module: "env", name: "memory", kind: "memory" }]);
   assert.deepEqual(WebAssembly.Module.exports(module).map((e) => e.name).sort(), [
+    "attention_bwd",
+    "attention_fwd",
     "gelu_bwd",
     "gelu_fwd",
     "layer_norm_bwd_wb",
@@ -127,6 +136,44 @@ Deno.test("Transpose on wasm equals the cpu backend's for attention's [0, 2, 1, 
   };
   assert.deepEqual(await run("wasm"), await run("cpu"));
 });
+
+/** An attention layer's output, probabilities and gradients (input, qkv and proj weights) on one backend. */
+async function attention(backend: "cpu" | "wasm", b: number, t: number, d: number, heads: number, qkvBias: boolean) {
+  await initBackend(backend);
+  const store = new ParamStore();
+  const attn = new Attention(store, Rng.fromSeed(5, "init"), "attn", d, { heads, qkvBias, attnDrop: 0, projDrop: 0 });
+  const x = tf.tensor3d(values(b * t * d, 6, 1), [b, t, d]);
+  const dy = tf.tensor3d(values(b * t * d, 7, 1), [b, t, d]);
+  const ctx: ForwardContext = { ...EVAL, attention: [] };
+  const y = attn.apply(x, ctx);
+  const vars = store.list().map((p) => p.variable);
+  const { grads } = tf.variableGrads(() => tf.sum(tf.mul(attn.apply(x, EVAL), dy)), vars);
+  const dx = tf.grad((input: tf.Tensor) => tf.mul(attn.apply(input as tf.Tensor3D, EVAL), dy))(x);
+  const out = {
+    y: await y.data(),
+    probs: await ctx.attention![0]!.data(),
+    probsShape: ctx.attention![0]!.shape,
+    dx: await dx.data(),
+    grads: await Promise.all(vars.map((v) => grads[v.name]!.data())),
+  };
+  tf.dispose([x, dy, y, dx, ...ctx.attention!, ...Object.values(grads)]);
+  store.dispose();
+  return out;
+}
+
+for (const [b, t, d, heads, bias] of [[3, 17, 64, 4, true], [2, 5, 6, 2, false], [1, 50, 96, 3, true]] as const) {
+  Deno.test(`fused attention on wasm matches the cpu backend's ops: output, probabilities, every gradient (B ${b}, T ${t}, D ${d}, H ${heads})`, async () => {
+    const cpu = await attention("cpu", b, t, d, heads, bias);
+    const wasm = await attention("wasm", b, t, d, heads, bias);
+    assert.ok(hasFusedKernel(ATTENTION_KERNEL));
+    assert.deepEqual(wasm.probsShape, [b, heads, t, t]);
+    close(wasm.y, cpu.y, 2e-6, "output");
+    close(wasm.probs, cpu.probs, 2e-6, "probabilities");
+    close(wasm.dx, cpu.dx, 2e-5, "dx");
+    assert.equal(wasm.grads.length, bias ? 4 : 3);
+    wasm.grads.forEach((g, i) => close(g, cpu.grads[i]!, 2e-5, `gradient ${i}`));
+  });
+}
 
 const haveClang = ["clang-14", "wasm-ld-14", "wasm2wat"].every((tool) =>
   new Deno.Command("bash", { args: ["-c", `command -v ${tool}`], stdout: "null" }).outputSync().success

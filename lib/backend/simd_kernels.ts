@@ -1,5 +1,6 @@
 /**
- * vitlab's fused SIMD kernels on tfjs's wasm backend (and so on blas): exact GELU, LayerNorm and
+ * vitlab's fused SIMD kernels on tfjs's wasm backend (and so on blas): exact GELU, LayerNorm,
+ * attention's core (scores, softmax, weighted values, straight from the fused qkv projection) and
  * softmax's backward pass, each one pass over memory instead of a chain of tfjs kernels.
  *
  * The kernels are C compiled to WebAssembly with SIMD (`simd/kernels.c`, built by
@@ -22,6 +23,13 @@ export const GELU_GRAD_KERNEL = "VitlabGeluGrad";
 export const LAYER_NORM_KERNEL = "VitlabLayerNorm";
 /** [dx, dw, db] of LayerNorm. Inputs `dy`, `xhat`, `r`, `w`. */
 export const LAYER_NORM_GRAD_KERNEL = "VitlabLayerNormGrad";
+/**
+ * [out, p] of attention from the fused qkv projection: qkv [B·T, 3D] → out [B·T, D] and the
+ * probabilities p [B, H, T, T]. Input `qkv`; attrs `batch`, `heads`, `scale`.
+ */
+export const ATTENTION_KERNEL = "VitlabAttention";
+/** dqkv [B·T, 3D] of {@linkcode ATTENTION_KERNEL}. Inputs `dout`, `p`, `qkv`; attrs as the forward's. */
+export const ATTENTION_GRAD_KERNEL = "VitlabAttentionGrad";
 /** dx = y·(dy − Σ dy·y) over the last axis. Inputs `y`, `dy`. */
 export const SOFTMAX_GRAD_KERNEL = "VitlabSoftmaxGrad";
 
@@ -44,10 +52,33 @@ interface _Exports {
   softmax_bwd(y: number, dy: number, dx: number, rows: number, n: number): void;
   transpose_0213(x: number, y: number, b: number, i: number, j: number, k: number): void;
   sum_rows(x: number, out: number, rows: number, cols: number): void;
+  attention_fwd(
+    qkv: number,
+    out: number,
+    p: number,
+    scratch: number,
+    b: number,
+    t: number,
+    h: number,
+    hd: number,
+    scale: number,
+  ): void;
+  attention_bwd(
+    dout: number,
+    p: number,
+    qkv: number,
+    dqkv: number,
+    scratch: number,
+    b: number,
+    t: number,
+    h: number,
+    hd: number,
+    scale: number,
+  ): void;
 }
 
 interface _WasmBackend {
-  wasm: { asm: { memory: WebAssembly.Memory } };
+  wasm: { asm: { memory: WebAssembly.Memory }; _malloc(bytes: number): number; _free(at: number): void };
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
   makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
 }
@@ -131,6 +162,48 @@ function _softmaxGrad({ inputs, backend }: _Args): tf.TensorInfo {
   return dx;
 }
 
+function _round4(n: number): number {
+  return Math.ceil(n / 4) * 4;
+}
+
+/** Attention's attrs, and the sizes they imply for a qkv of [B·T, 3D]. */
+function _attentionSizes(qkv: tf.TensorInfo, attrs: unknown) {
+  const { batch, heads, scale } = attrs as { batch: number; heads: number; scale: number };
+  const [rows, width] = qkv.shape as [number, number];
+  const d = width / 3;
+  return { b: batch, t: rows / batch, h: heads, hd: d / heads, d, scale };
+}
+
+function _attention({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
+  const be = backend as _WasmBackend;
+  const qkv = inputs.qkv as tf.TensorInfo;
+  const { b, t, h, hd, d, scale } = _attentionSizes(qkv, attrs);
+  const out = be.makeOutput([b * t, d], "float32"); // [B·T, D]
+  const p = be.makeOutput([b, h, t, t], "float32"); // [B, H, T, T]
+  // Scratch from tfjs's own allocator: the module owns no memory in the heap.
+  const scratch = be.wasm._malloc((hd + 1) * _round4(t) * 4);
+  try {
+    _kernels(be).attention_fwd(_at(be, qkv), _at(be, out), _at(be, p), scratch, b, t, h, hd, scale);
+  } finally {
+    be.wasm._free(scratch);
+  }
+  return [out, p];
+}
+
+function _attentionGrad({ inputs, backend, attrs }: _Args): tf.TensorInfo {
+  const be = backend as _WasmBackend;
+  const { dout, p, qkv } = inputs as Record<"dout" | "p" | "qkv", tf.TensorInfo>;
+  const { b, t, h, hd, scale } = _attentionSizes(qkv, attrs);
+  const dqkv = be.makeOutput([...qkv.shape], "float32"); // [B·T, 3D]
+  const scratch = be.wasm._malloc((hd + t) * _round4(t) * 4);
+  try {
+    _kernels(be).attention_bwd(_at(be, dout), _at(be, p), _at(be, qkv), _at(be, dqkv), scratch, b, t, h, hd, scale);
+  } finally {
+    be.wasm._free(scratch);
+  }
+  return dqkv;
+}
+
 /**
  * Σ over the rows of a [rows, cols] float32 tensor into `out` ([cols] values), float64 per
  * column in row order: vitlab's leading-axes Sum (every bias gradient) on the wasm heap.
@@ -176,6 +249,8 @@ export const SIMD_KERNELS: Record<string, (args: _Args) => tf.TensorInfo | tf.Te
   [LAYER_NORM_KERNEL]: _layerNorm,
   [LAYER_NORM_GRAD_KERNEL]: _layerNormGrad,
   [SOFTMAX_GRAD_KERNEL]: _softmaxGrad,
+  [ATTENTION_KERNEL]: _attention,
+  [ATTENTION_GRAD_KERNEL]: _attentionGrad,
   Transpose: _transpose,
 };
 

@@ -6,7 +6,12 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { matMul2d } from "../backend/matmul.ts";
-import { hasFusedKernel, SOFTMAX_GRAD_KERNEL } from "../backend/simd_kernels.ts";
+import {
+  ATTENTION_GRAD_KERNEL,
+  ATTENTION_KERNEL,
+  hasFusedKernel,
+  SOFTMAX_GRAD_KERNEL,
+} from "../backend/simd_kernels.ts";
 import type { Rng } from "../random.ts";
 import type { ForwardContext } from "./context.ts";
 import { dropout } from "./dropout.ts";
@@ -66,6 +71,12 @@ export class Attention {
     const h = this.heads;
     const hd = this.headDim;
     const x2 = tf.reshape(x, [b * t, d]) as tf.Tensor2D; // [B·T, D]
+    // Attention dropout needs the probabilities as a tensor between softmax and values.
+    if (hasFusedKernel(ATTENTION_KERNEL) && (this.attnDrop === 0 || !ctx.training)) {
+      const merged = this.#fused(this.qkv.apply(x2), b, ctx); // [B·T, D]
+      const y = this.proj.apply(merged); // [B·T, D]
+      return dropout(tf.reshape(y, [b, t, d]), this.projDrop, ctx) as tf.Tensor3D; // [B, T, D]
+    }
     // Split the small fused weight, not the large activation: one [D, 3D] split per step instead
     // of a SplitV over [B, 3H, T, hd] (5 ms per block on wasm); same products, same parameter.
     const [wq, wk, wv] = tf.split(this.qkv.weight, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]; // each [D, D]
@@ -88,6 +99,31 @@ export class Attention {
     const merged = tf.transpose(tf.reshape(out, [b, h, t, hd]), [0, 2, 1, 3]); // [B, T, H, hd]
     const y = this.proj.apply(tf.reshape(merged, [b * t, d]) as tf.Tensor2D); // [B·T, D]
     return dropout(tf.reshape(y, [b, t, d]), this.projDrop, ctx) as tf.Tensor3D; // [B, T, D]
+  }
+
+  /**
+   * The same maths as the tfjs ops above in one fused kernel each way (wasm and blas): q, k and
+   * v are read in place from the qkv projection, so none of the 8 head transposes, the weight
+   * split or the 4 batched products of each direction remain.
+   * @param qkv [B·T, 3D], q then k then v, each head-major
+   * @param b images
+   * @param ctx forward context (its `attention`, when given, receives the probabilities)
+   * @returns [B·T, D], the heads merged
+   */
+  #fused(qkv: tf.Tensor2D, b: number, ctx: ForwardContext): tf.Tensor2D {
+    const attrs = { batch: b, heads: this.heads, scale: this.scale };
+    const fn = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const [input, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+      const [out, p] = tf.engine().runKernel(ATTENTION_KERNEL, { qkv: input }, attrs) as [tf.Tensor2D, tf.Tensor4D]; // [B·T, D], [B, H, T, T]
+      if (ctx.attention) ctx.attention.push(tf.keep(tf.clone(p)));
+      save([p, input]);
+      return {
+        value: out,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+          tf.engine().runKernel(ATTENTION_GRAD_KERNEL, { dout: dy, p: saved[0]!, qkv: saved[1]! }, attrs) as tf.Tensor,
+      };
+    });
+    return fn(qkv) as tf.Tensor2D;
   }
 }
 

@@ -274,3 +274,143 @@ EXPORT(sum_rows) void sum_rows(const float* x, float* out, int rows, int cols) {
     out[c] = (float)s;
   }
 }
+
+// Copies one head's k or v rows (T rows of hd, stride `row`) into dst as [hd][Tp], transposed,
+// with zeros in the columns from T to Tp (Tp: T rounded up to 4).
+static inline void gather_t(const float* src, int row, int T, int Tp, int hd, float* dst) {
+  for (int k = 0; k < hd; k++) {
+    float* d = dst + k * Tp;
+    for (int j = 0; j < T; j++) d[j] = src[j * row + k];
+    for (int j = T; j < Tp; j++) d[j] = 0.f;
+  }
+}
+
+// s[0..Tp) = Σ_k a[k]·mt[k][0..Tp): a row of hd values times a transposed [hd][Tp] matrix.
+// 16 columns at a time in registers (the products of attention are far too small for BLAS to
+// pay off: 17×16×17 a head at vit-small's size).
+static inline void row_times_t(const float* a, const float* mt, float* s, int Tp, int hd) {
+  int j = 0;
+  for (; j + 16 <= Tp; j += 16) {
+    f32x4 a0 = splat(0.f), a1 = a0, a2 = a0, a3 = a0;
+    for (int k = 0; k < hd; k++) {
+      const f32x4 ak = splat(a[k]);
+      const float* m = mt + k * Tp + j;
+      a0 = madd(ak, wasm_v128_load(m), a0);
+      a1 = madd(ak, wasm_v128_load(m + 4), a1);
+      a2 = madd(ak, wasm_v128_load(m + 8), a2);
+      a3 = madd(ak, wasm_v128_load(m + 12), a3);
+    }
+    wasm_v128_store(s + j, a0);
+    wasm_v128_store(s + j + 4, a1);
+    wasm_v128_store(s + j + 8, a2);
+    wasm_v128_store(s + j + 12, a3);
+  }
+  for (; j < Tp; j += 4) {
+    f32x4 a0 = splat(0.f);
+    for (int k = 0; k < hd; k++) a0 = madd(splat(a[k]), wasm_v128_load(mt + k * Tp + j), a0);
+    wasm_v128_store(s + j, a0);
+  }
+}
+
+// o[0..n) = Σ_j w[j·ws]·x[j·xs + 0..n) over j < T: rows of x weighted, 16 columns at a time in
+// registers. Strides let w be a column of a matrix and x rows of q, k, v or dout in place.
+static inline void weighted_rows(const float* w, int ws, const float* x, int xs, int T, int n, float* o) {
+  int c = 0;
+  for (; c + 16 <= n; c += 16) {
+    f32x4 a0 = splat(0.f), a1 = a0, a2 = a0, a3 = a0;
+    for (int j = 0; j < T; j++) {
+      const f32x4 wj = splat(w[j * ws]);
+      const float* r = x + j * xs + c;
+      a0 = madd(wj, wasm_v128_load(r), a0);
+      a1 = madd(wj, wasm_v128_load(r + 4), a1);
+      a2 = madd(wj, wasm_v128_load(r + 8), a2);
+      a3 = madd(wj, wasm_v128_load(r + 12), a3);
+    }
+    wasm_v128_store(o + c, a0);
+    wasm_v128_store(o + c + 4, a1);
+    wasm_v128_store(o + c + 8, a2);
+    wasm_v128_store(o + c + 12, a3);
+  }
+  for (; c + 4 <= n; c += 4) {
+    f32x4 a0 = splat(0.f);
+    for (int j = 0; j < T; j++) a0 = madd(splat(w[j * ws]), wasm_v128_load(x + j * xs + c), a0);
+    wasm_v128_store(o + c, a0);
+  }
+  for (; c < n; c++) {
+    float a = 0.f;
+    for (int j = 0; j < T; j++) a += w[j * ws] * x[j * xs + c];
+    o[c] = a;
+  }
+}
+
+static inline int round4(int n) { return (n + 3) & ~3; }
+
+// Multi-head self-attention's core, straight from the fused qkv projection, forward.
+// qkv: [B, T, 3, H, hd] (timm's layout: q, then k, then v, each head-major), out: [B, T, H, hd]
+// (the heads merged, as the output projection takes them), p: [B, H, T, T] the probabilities,
+// softmax(scale·q·kᵀ) per head, kept for the backward pass (and for pictures of attention).
+// No transposes of activations, no batched products: each head's rows are read in place.
+// scratch: (hd + 1)·round4(T) floats from tfjs's allocator (this module owns no memory): one
+// head's kᵀ, and a row of scores.
+EXPORT(attention_fwd)
+void attention_fwd(const float* qkv, float* out, float* p, float* scratch, int B, int T, int H, int hd, float scale) {
+  const int D = H * hd, row = 3 * D, Tp = round4(T);
+  float* kt = scratch;           // [hd][Tp]
+  float* s = scratch + hd * Tp;  // [Tp]
+  for (int b = 0; b < B; b++) {
+    const float* base = qkv + b * T * row;
+    for (int h = 0; h < H; h++) {
+      gather_t(base + D + h * hd, row, T, Tp, hd, kt);
+      float* ph = p + ((b * H + h) * T) * T;
+      for (int i = 0; i < T; i++) {
+        row_times_t(base + i * row + h * hd, kt, s, Tp, hd);
+        float mx = -3.402823466e38f;
+        for (int j = 0; j < T; j++) mx = s[j] > mx ? s[j] : mx;
+        // softmax(scale·s) = exp(scale·(s − max)) over its sum; the padding's columns are 0.
+        const f32x4 mx4 = splat(mx), sc4 = splat(scale);
+        f32x4 tot4 = splat(0.f);
+        for (int j = 0; j < Tp; j += 4) wasm_v128_store(s + j, exp_nonpos4(mul(sub(wasm_v128_load(s + j), mx4), sc4)));
+        for (int j = T; j < Tp; j++) s[j] = 0.f;
+        for (int j = 0; j < Tp; j += 4) tot4 = add(tot4, wasm_v128_load(s + j));
+        const float inv = 1.f / hsum(tot4);
+        float* pr = ph + i * T;
+        for (int j = 0; j < T; j++) pr[j] = s[j] * inv;
+        weighted_rows(pr, 1, base + 2 * D + h * hd, row, T, hd, out + (b * T + i) * D + h * hd);
+      }
+    }
+  }
+}
+
+// Its backward: from dout [B, T, H, hd], the saved p and qkv, the gradient dqkv [B, T, 3, H, hd].
+// With dP = dout·vᵀ and dS = scale·P∘(dP − Σ_j P∘dP) per row: dq = dS·k, dk = dSᵀ·q,
+// dv = Pᵀ·dout, each written once (no accumulation in place).
+// scratch: (hd + T)·round4(T) floats from tfjs's allocator: one head's vᵀ, and its dS.
+EXPORT(attention_bwd)
+void attention_bwd(const float* dout, const float* p, const float* qkv, float* dqkv, float* scratch, int B, int T,
+                   int H, int hd, float scale) {
+  const int D = H * hd, row = 3 * D, Tp = round4(T);
+  float* vt = scratch;            // [hd][Tp]
+  float* ds = scratch + hd * Tp;  // [T][Tp]
+  for (int b = 0; b < B; b++) {
+    const float* base = qkv + b * T * row;
+    const float* gb = dout + b * T * D;
+    float* dbase = dqkv + b * T * row;
+    for (int h = 0; h < H; h++) {
+      gather_t(base + 2 * D + h * hd, row, T, Tp, hd, vt);
+      const float* ph = p + ((b * H + h) * T) * T;
+      for (int i = 0; i < T; i++) {
+        float* dsr = ds + i * Tp;
+        const float* pr = ph + i * T;
+        row_times_t(gb + i * D + h * hd, vt, dsr, Tp, hd);  // dP row
+        float c = 0.f;
+        for (int j = 0; j < T; j++) c += pr[j] * dsr[j];
+        for (int j = 0; j < T; j++) dsr[j] = scale * pr[j] * (dsr[j] - c);
+        weighted_rows(dsr, 1, base + D + h * hd, row, T, hd, dbase + i * row + h * hd);  // dq_i = Σ_j dS_ij·k_j
+      }
+      for (int j = 0; j < T; j++) {
+        weighted_rows(ds + j, Tp, base + h * hd, row, T, hd, dbase + j * row + D + h * hd);  // dk_j = Σ_i dS_ij·q_i
+        weighted_rows(ph + j, T, gb + h * hd, D, T, hd, dbase + j * row + 2 * D + h * hd);  // dv_j = Σ_i P_ij·dout_i
+      }
+    }
+  }
+}
