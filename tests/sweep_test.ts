@@ -218,9 +218,9 @@ Deno.test("slurm-array.sh: submits the array and a compare job; each task trains
   assert.match(out.stderr, /array task 4: the grid has only 4 runs \(0-3\)/);
 });
 
-Deno.test("every shell script (experiments/*.sh, tests/setup.sh, .ci/run) passes shellcheck", async () => {
+Deno.test("every shell script (experiments/*.sh, tests/setup.sh, .ci/run, the SIMD build) passes shellcheck", async () => {
   assert.ok(SCRIPTS.includes("patch-size.sh") && SCRIPTS.includes("slurm-array.sh"), SCRIPTS.join());
-  const files = [...SCRIPTS.map((s) => `experiments/${s}`), "tests/setup.sh", ".ci/run"];
+  const files = [...SCRIPTS.map((s) => `experiments/${s}`), "tests/setup.sh", ".ci/run", "lib/backend/simd/build.sh"];
   const out = await new Deno.Command("shellcheck", { args: ["-x", ...files], cwd: ROOT, stdout: "piped" }).output()
     .catch((err: Error) => {
       // A missing program fails this test alone, with the fix, instead of the whole module.
