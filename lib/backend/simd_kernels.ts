@@ -33,6 +33,9 @@ export const ATTENTION_GRAD_KERNEL = "VitlabAttentionGrad";
 /** dx = y·(dy − Σ dy·y) over the last axis. Inputs `y`, `dy`. */
 export const SOFTMAX_GRAD_KERNEL = "VitlabSoftmaxGrad";
 
+/** Images, tokens, heads, head width, and the scores' scale. */
+type _AttentionSizes = [b: number, t: number, h: number, hd: number, scale: number];
+
 interface _Exports {
   gelu_fwd(x: number, y: number, n: number): void;
   gelu_bwd(x: number, dy: number, dx: number, n: number): void;
@@ -52,29 +55,8 @@ interface _Exports {
   softmax_bwd(y: number, dy: number, dx: number, rows: number, n: number): void;
   transpose_0213(x: number, y: number, b: number, i: number, j: number, k: number): void;
   sum_rows(x: number, out: number, rows: number, cols: number): void;
-  attention_fwd(
-    qkv: number,
-    out: number,
-    p: number,
-    scratch: number,
-    b: number,
-    t: number,
-    h: number,
-    hd: number,
-    scale: number,
-  ): void;
-  attention_bwd(
-    dout: number,
-    p: number,
-    qkv: number,
-    dqkv: number,
-    scratch: number,
-    b: number,
-    t: number,
-    h: number,
-    hd: number,
-    scale: number,
-  ): void;
+  attention_fwd(qkv: number, out: number, p: number, scratch: number, ...sizes: _AttentionSizes): void;
+  attention_bwd(dout: number, p: number, qkv: number, dqkv: number, scratch: number, ...sizes: _AttentionSizes): void;
 }
 
 interface _WasmBackend {

@@ -285,35 +285,10 @@ static inline void gather_t(const float* src, int row, int T, int Tp, int hd, fl
   }
 }
 
-// s[0..Tp) = Σ_k a[k]·mt[k][0..Tp): a row of hd values times a transposed [hd][Tp] matrix.
-// 16 columns at a time in registers (the products of attention are far too small for BLAS to
-// pay off: 17×16×17 a head at vit-small's size).
-static inline void row_times_t(const float* a, const float* mt, float* s, int Tp, int hd) {
-  int j = 0;
-  for (; j + 16 <= Tp; j += 16) {
-    f32x4 a0 = splat(0.f), a1 = a0, a2 = a0, a3 = a0;
-    for (int k = 0; k < hd; k++) {
-      const f32x4 ak = splat(a[k]);
-      const float* m = mt + k * Tp + j;
-      a0 = madd(ak, wasm_v128_load(m), a0);
-      a1 = madd(ak, wasm_v128_load(m + 4), a1);
-      a2 = madd(ak, wasm_v128_load(m + 8), a2);
-      a3 = madd(ak, wasm_v128_load(m + 12), a3);
-    }
-    wasm_v128_store(s + j, a0);
-    wasm_v128_store(s + j + 4, a1);
-    wasm_v128_store(s + j + 8, a2);
-    wasm_v128_store(s + j + 12, a3);
-  }
-  for (; j < Tp; j += 4) {
-    f32x4 a0 = splat(0.f);
-    for (int k = 0; k < hd; k++) a0 = madd(splat(a[k]), wasm_v128_load(mt + k * Tp + j), a0);
-    wasm_v128_store(s + j, a0);
-  }
-}
-
 // o[0..n) = Σ_j w[j·ws]·x[j·xs + 0..n) over j < T: rows of x weighted, 16 columns at a time in
-// registers. Strides let w be a column of a matrix and x rows of q, k, v or dout in place.
+// registers (attention's products are far too small for BLAS to pay off: 17×16×17 a head at
+// vit-small's size). Strides let w be a column of a matrix and x rows of q, k, v or dout in
+// place; with x a transposed [hd][Tp] matrix it is a row times that matrix.
 static inline void weighted_rows(const float* w, int ws, const float* x, int xs, int T, int n, float* o) {
   int c = 0;
   for (; c + 16 <= n; c += 16) {
@@ -363,7 +338,7 @@ void attention_fwd(const float* qkv, float* out, float* p, float* scratch, int B
       gather_t(base + D + h * hd, row, T, Tp, hd, kt);
       float* ph = p + ((b * H + h) * T) * T;
       for (int i = 0; i < T; i++) {
-        row_times_t(base + i * row + h * hd, kt, s, Tp, hd);
+        weighted_rows(base + i * row + h * hd, 1, kt, Tp, hd, Tp, s);  // scores: q_i·kᵀ
         float mx = -3.402823466e38f;
         for (int j = 0; j < T; j++) mx = s[j] > mx ? s[j] : mx;
         // softmax(scale·s) = exp(scale·(s − max)) over its sum; the padding's columns are 0.
@@ -401,7 +376,7 @@ void attention_bwd(const float* dout, const float* p, const float* qkv, float* d
       for (int i = 0; i < T; i++) {
         float* dsr = ds + i * Tp;
         const float* pr = ph + i * T;
-        row_times_t(gb + i * D + h * hd, vt, dsr, Tp, hd);  // dP row
+        weighted_rows(gb + i * D + h * hd, 1, vt, Tp, hd, Tp, dsr);  // dP row: dout_i·vᵀ
         float c = 0.f;
         for (int j = 0; j < T; j++) c += pr[j] * dsr[j];
         for (int j = 0; j < T; j++) dsr[j] = scale * pr[j] * (dsr[j] - c);
