@@ -11,6 +11,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { BackendError, firstLine } from "../errors.ts";
 import { median } from "../stats.ts";
+import type { KernelArgs, WasmInternals } from "./kernel_types.ts";
 
 const _SYMBOLS = {
   cblas_sgemm: {
@@ -222,21 +223,16 @@ export function useBlasMatMul(on: boolean): void {
   tf.registerKernel(on ? { kernelName: "BatchMatMul", backendName: "wasm", kernelFunc: _blasBatchMatMul } : _original);
 }
 
-interface _WasmBackend {
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-  makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
-}
-
 const _ROW_MAJOR = 101;
 const _NO_TRANS = 111;
 const _TRANS = 112;
 
 function _blasBatchMatMul(
-  args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap },
+  args: KernelArgs,
 ): tf.TensorInfo {
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
-  const backend = args.backend as _WasmBackend;
+  const backend = args.backend as WasmInternals;
   const ra = a.shape.length;
   const rb = b.shape.length;
   const outerA = a.shape.slice(0, -2);

@@ -13,6 +13,7 @@
  * one; other backends keep the composite ops, with the same maths.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import type { KernelArgs as _Args, KernelFn, WasmInternals as _WasmBackend } from "./kernel_types.ts";
 import { KERNELS_WASM_BASE64 } from "./simd/kernels_wasm.ts";
 
 /** y = GELU(x), exact (erf) form. Inputs `x`. */
@@ -58,14 +59,6 @@ interface _Exports {
   attention_fwd(qkv: number, out: number, p: number, scratch: number, ...sizes: _AttentionSizes): void;
   attention_bwd(dout: number, p: number, qkv: number, dqkv: number, scratch: number, ...sizes: _AttentionSizes): void;
 }
-
-interface _WasmBackend {
-  wasm: { asm: { memory: WebAssembly.Memory }; _malloc(bytes: number): number; _free(at: number): void };
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-  makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
-}
-
-type _Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
 let _module: WebAssembly.Module | null = null;
 // One instance per wasm heap: each worker thread's tfjs has its own.
@@ -225,7 +218,7 @@ export function keepOriginalTranspose(): void {
 }
 
 /** The fused kernels, by name, for {@linkcode ./wasm_kernels.ts}'s registration. */
-export const SIMD_KERNELS: Record<string, (args: _Args) => tf.TensorInfo | tf.TensorInfo[]> = {
+export const SIMD_KERNELS: Record<string, KernelFn> = {
   [GELU_KERNEL]: _gelu,
   [GELU_GRAD_KERNEL]: _geluGrad,
   [LAYER_NORM_KERNEL]: _layerNorm,

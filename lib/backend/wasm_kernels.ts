@@ -20,16 +20,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ADAM_KERNEL, type AdamHyper } from "./adam_update.ts";
 import { keepOriginalTranspose, SIMD_KERNELS, sumRows } from "./simd_kernels.ts";
+import type { KernelArgs as _Args, KernelFn as _KernelFunc, WasmInternals as _WasmBackend } from "./kernel_types.ts";
 import { SUM_SQUARES_KERNEL } from "./sum_squares.ts";
-
-interface _WasmBackend {
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-  makeOutput(shape: number[], dtype: "float32"): tf.TensorInfo;
-  incRef(dataId: tf.DataId): void;
-}
-
-type _Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
-type _KernelFunc = (args: _Args) => tf.TensorInfo | tf.TensorInfo[];
 
 let _originalSum: tf.KernelConfig | null = null;
 let _originalCast: tf.KernelConfig | null = null;

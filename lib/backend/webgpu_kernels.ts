@@ -14,11 +14,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { ADAM_KERNEL, type AdamHyper } from "./adam_update.ts";
+import type { KernelArgs as _Args, KernelFn as _KernelFunc } from "./kernel_types.ts";
 import { SUM_SQUARES_KERNEL } from "./sum_squares.ts";
 import { dispatchWgsl, type WebgpuInternals } from "./webgpu_dispatch.ts";
-
-type _Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
-type _KernelFunc = (args: _Args) => tf.TensorInfo | tf.TensorInfo[];
 
 /** Threads per workgroup of the elementwise shader (WebGPU's guaranteed minimum is 256). */
 const _WG = 64;
