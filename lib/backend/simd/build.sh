@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
 # Builds kernels.c into kernels_wasm.ts (the module, base64, so that it travels inside any bundle
-# of vitlab), with Debian's clang-14 and lld-14 (apt-get install clang-14 lld-14 wabt).
+# of vitlab), with Debian's clang-19 and lld-19 (apt-get install clang-19 lld-19 wabt).
 #   lib/backend/simd/build.sh           rebuild kernels_wasm.ts
 #   lib/backend/simd/build.sh --check   fail unless kernels_wasm.ts is what kernels.c builds to
 # The module must own no memory in tfjs's heap: the linked code may not read or write its stack
 # pointer, and has no data segment (checked with wabt's wasm2wat).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-CLANG=${CLANG:-clang-14}
-for tool in "$CLANG" wasm-ld-14 wasm2wat; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "build.sh: $tool not found; install it: sudo apt-get install -y clang-14 lld-14 wabt" >&2; exit 2; }
+CLANG=${CLANG:-clang-19}
+for tool in "$CLANG" wasm-ld-19 wasm2wat; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "build.sh: $tool not found; install it: sudo apt-get install -y clang-19 lld-19 wabt" >&2; exit 2; }
 done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# wasm-ld-14 is what clang-14 calls as wasm-ld.
-mkdir "$tmp/bin" && ln -s "$(command -v wasm-ld-14)" "$tmp/bin/wasm-ld"
-PATH="$tmp/bin:$PATH" "$CLANG" --target=wasm32 -O3 -msimd128 -nostdlib -ffreestanding -Wall -Werror \
+# wasm-ld-19 is what clang-19 calls as wasm-ld.
+mkdir "$tmp/bin" && ln -s "$(command -v wasm-ld-19)" "$tmp/bin/wasm-ld"
+PATH="$tmp/bin:$PATH" "$CLANG" --target=wasm32 -O3 -msimd128 -mrelaxed-simd -nostdlib -ffreestanding -Wall -Werror \
   -Wl,--no-entry -Wl,--import-memory -Wl,-z,stack-size=0 -Wl,--strip-all \
   -o "$tmp/kernels.wasm" "$here/kernels.c"
-wat=$(wasm2wat "$tmp/kernels.wasm")
+wat=$(wasm2wat --enable-relaxed-simd "$tmp/kernels.wasm")
 if grep -qE 'global\.(get|set)|\(data ' <<<"$wat"; then
   echo "build.sh: the module uses a stack or static data in tfjs's heap; keep kernels.c to leaf functions over locals" >&2
   exit 1

@@ -22,7 +22,7 @@ static inline f32x4 splat(float v) { return wasm_f32x4_splat(v); }
 static inline f32x4 mul(f32x4 a, f32x4 b) { return wasm_f32x4_mul(a, b); }
 static inline f32x4 add(f32x4 a, f32x4 b) { return wasm_f32x4_add(a, b); }
 static inline f32x4 sub(f32x4 a, f32x4 b) { return wasm_f32x4_sub(a, b); }
-static inline f32x4 madd(f32x4 a, f32x4 b, f32x4 c) { return add(mul(a, b), c); }
+static inline f32x4 madd(f32x4 a, f32x4 b, f32x4 c) { return wasm_f32x4_relaxed_madd(a, b, c); }
 
 // erf(x), Eigen's and XLA's float rational approximation (odd polynomial over even polynomial
 // on [-4, 4], ±1 beyond, where float32 erf is ±1): within a few ulp of the true value.
