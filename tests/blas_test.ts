@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/backend/backend.ts";
-import { openBlas, recordProducts, timeProducts } from "../lib/backend/blas.ts";
+import { blasKernelHint, openBlas, recordProducts, timeProducts } from "../lib/backend/blas.ts";
 import { Rng } from "../lib/random.ts";
 
 let why: string | null = null;
@@ -83,6 +83,50 @@ Deno.test({
     assert.ok(t.ms > 0 && Number.isFinite(t.gflops) && t.gflops > 0);
     // 2·m·n·k·batch flops in t.ms.
     assert.ok(Math.abs(t.gflops * t.ms * 1e6 - 2 * 256 ** 3 * 2) / (2 * 256 ** 3 * 2) < 1e-6);
+    await initBackend("wasm");
+  },
+});
+
+Deno.test("the kernel advice appears only when OPENBLAS_CORETYPE holds OpenBLAS to other kernels than its own choice", () => {
+  const hint = blasKernelHint({ core: "Haswell", forced: "Haswell" }, "Cooperlake");
+  assert.match(hint ?? "", /^OPENBLAS_CORETYPE=Haswell in the environment .* chooses Cooperlake on this CPU/);
+  assert.ok(!hint!.includes("\n"));
+  assert.equal(blasKernelHint({ core: "Haswell", forced: "Haswell" }, "Haswell"), null);
+  assert.equal(blasKernelHint({ core: "Haswell", forced: "haswell" }, "HASWELL"), null);
+  assert.equal(blasKernelHint({ core: "Cooperlake", forced: null }, "Cooperlake"), null);
+  assert.equal(blasKernelHint({ core: "Haswell", forced: "Haswell" }, null), null);
+});
+
+Deno.test({
+  name: "OPENBLAS_CORETYPE chooses the kernels, the probe doctor runs reports them, and blas names them (Linux only)",
+  ignore: skip,
+  fn: async () => {
+    assert.equal(why, null, why ?? "");
+    const probe = (coretype: string | null) => {
+      const env = Deno.env.toObject();
+      delete env.OPENBLAS_CORETYPE;
+      if (coretype) env.OPENBLAS_CORETYPE = coretype;
+      const out = new Deno.Command(Deno.execPath(), {
+        args: ["run", "--quiet", "--allow-ffi", "--allow-env", "--allow-read", "lib/doctor/blas_core_probe.ts"],
+        env,
+        clearEnv: true,
+        stdout: "piped",
+        stderr: "piped",
+      }).outputSync();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+      return JSON.parse(new TextDecoder().decode(out.stdout)) as string;
+    };
+    // Every x86-64 CPU CI runs on can run OpenBLAS's Haswell (AVX2) and Nehalem kernels.
+    if (Deno.build.arch === "x86_64") {
+      assert.equal(probe("Haswell"), "Haswell");
+      assert.equal(probe("Nehalem"), "Nehalem");
+    }
+    assert.match(probe(null), /^\w+$/);
+    const info = openBlas();
+    assert.ok(info.config.includes(info.core), `${info.core} not in ${info.config}`);
+    assert.equal(info.forced, Deno.env.get("OPENBLAS_CORETYPE") || null);
+    const { device } = await initBackend("blas");
+    assert.ok(device.includes(`${info.core} kernels`), device);
     await initBackend("wasm");
   },
 });

@@ -106,7 +106,8 @@ async function _init(name: Exclude<BackendName, "auto">, auto = false): Promise<
       // Every products' thread count from the start: a micro-batched run capped it for itself.
       capBlasThreads(Infinity);
       const version = blas.config.match(/^OpenBLAS [\d.]+/)?.[0] ?? "OpenBLAS";
-      return `${cpu} (wasm SIMD + ${version}, products on ${
+      // The kernels change speed and bytes: name them (env.json, bench and doctor show this).
+      return `${cpu} (wasm SIMD + ${version} ${blas.core} kernels, products on ${
         blas.threads > 1 ? `1–${blas.threads} threads` : "1 thread"
       })`;
     }

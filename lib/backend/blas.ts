@@ -36,6 +36,7 @@ const _SYMBOLS = {
   openblas_get_num_threads: { parameters: [], result: "i32" },
   openblas_set_num_threads: { parameters: ["i32"], result: "void" },
   openblas_get_config: { parameters: [], result: "pointer" },
+  openblas_get_corename: { parameters: [], result: "pointer" },
 } as const;
 
 type _Blas = Deno.DynamicLibrary<typeof _SYMBOLS>;
@@ -69,12 +70,24 @@ export class BlasMissingError extends BackendError {
   override name = "BlasMissingError";
 }
 
+/** What `openBlas` reports about the library it loaded. */
+export interface BlasInfo {
+  /** OpenBLAS's configuration string, e.g. "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH … Haswell …". */
+  config: string;
+  /** The kernels in use (OpenBLAS's core name), e.g. "Haswell", "Cooperlake". */
+  core: string;
+  /** OPENBLAS_CORETYPE when the environment sets it (it then chose the kernels). */
+  forced: string | null;
+  /** How many threads its products may use. */
+  threads: number;
+}
+
 /**
  * Opens OpenBLAS once.
- * @returns its configuration string and thread count
+ * @returns its configuration, kernels and thread count
  * @throws {BackendError} when it cannot be loaded (not installed, or no --allow-ffi)
  */
-export function openBlas(): { config: string; threads: number } {
+export function openBlas(): BlasInfo {
   if (!_lib) {
     const errors: unknown[] = [];
     const names = _libraryNames();
@@ -98,11 +111,33 @@ export function openBlas(): { config: string; threads: number } {
       throw new BlasMissingError(`backend 'blas': OpenBLAS is not installed (${why}); install it: ${OPENBLAS_INSTALL}`);
     }
   }
-  const ptr = _lib.symbols.openblas_get_config();
-  const config = ptr ? new Deno.UnsafePointerView(ptr).getCString() : "OpenBLAS";
+  const cstring = (ptr: Deno.PointerValue, fallback: string) =>
+    ptr ? new Deno.UnsafePointerView(ptr).getCString() : fallback;
+  const config = cstring(_lib.symbols.openblas_get_config(), "OpenBLAS");
+  const core = cstring(_lib.symbols.openblas_get_corename(), "unknown");
+  let forced: string | null = null;
+  try {
+    forced = Deno.env.get("OPENBLAS_CORETYPE") || null;
+  } catch { /* no --allow-env: not known */ }
   // An OpenMP build's thread pool crashes the process at exit: keep such a build on one thread.
   _maxThreads ??= config.includes("USE_OPENMP") ? 1 : _lib.symbols.openblas_get_num_threads();
-  return { config, threads: _maxThreads };
+  return { config, core, forced, threads: _maxThreads };
+}
+
+/**
+ * Says when OPENBLAS_CORETYPE holds OpenBLAS to other kernels than it would choose for this CPU.
+ * An environment may set `OPENBLAS_CORETYPE=Haswell` (this development machine's did), which
+ * keeps an AVX-512 CPU on AVX2 kernels; unset, OpenBLAS 0.3.21 chose its AVX-512 kernels
+ * (Cooperlake) there, and vit-small's products took 13.5 ms a step instead of 23.7.
+ * @param info what openBlas reported
+ * @param own the kernels OpenBLAS chooses with OPENBLAS_CORETYPE unset (null: not known)
+ * @returns one line of advice, or null when there is nothing to say
+ */
+export function blasKernelHint(info: Pick<BlasInfo, "core" | "forced">, own: string | null): string | null {
+  if (!info.forced || !own || own.toLowerCase() === info.core.toLowerCase()) return null;
+  return `OPENBLAS_CORETYPE=${info.forced} in the environment holds OpenBLAS to its ${info.core} kernels; ` +
+    `without it OpenBLAS chooses ${own} on this CPU (env -u OPENBLAS_CORETYPE deno task …): on an AVX-512 ` +
+    `CPU its AVX-512 kernels took vit-small's products from 23.7 to 13.5 ms a step, measured`;
 }
 
 /**

@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { cpus, totalmem } from "node:os";
 import { existsSync } from "node:fs";
 import { initBackend } from "../backend/backend.ts";
-import { openBlas, OPENBLAS_INSTALL } from "../backend/blas.ts";
+import { blasKernelHint, openBlas, OPENBLAS_INSTALL } from "../backend/blas.ts";
 import { bindingPath, NODE_PACKAGES, type NodeBackend, nodePackageDir } from "../backend/node_backend.ts";
 import { benchTraining } from "../bench/bench.ts";
 import { type OpChainCost, opChainCost } from "../bench/op_chain.ts";
@@ -48,7 +48,18 @@ export interface DoctorReport {
   backends: BackendCheck[];
   webgpu: { adapters: AdapterReport[]; vulkanDrivers: string[]; reason?: string; fix?: string };
   tensorflow: { backend: NodeBackend; package: string; installed: boolean; binding: string | null }[];
-  openblas: { present: boolean; config?: string; threads?: number; reason?: string; fix?: string };
+  openblas: {
+    present: boolean;
+    config?: string;
+    /** The kernels in use, and OPENBLAS_CORETYPE when the environment chose them. */
+    core?: string;
+    forced?: string | null;
+    /** Advice when the environment holds OpenBLAS to older kernels than the CPU runs. */
+    hint?: string | null;
+    threads?: number;
+    reason?: string;
+    fix?: string;
+  };
   /** The config timed, its batch size and the steps per bench. */
   benchSetup: { config: string; batch: number; steps: number; warmup: number } | null;
   bench: DoctorBench[];
@@ -115,7 +126,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
     backends,
     webgpu,
     tensorflow: (["tensorflow", "tensorflow-gpu"] as const).map(_binding),
-    openblas: _openblas(),
+    openblas: await _openblas(),
     benchSetup: o.steps > 0
       ? { config: o.configPath, batch: o.config.train.batch_size, steps: o.steps, warmup: o.warmup }
       : null,
@@ -175,12 +186,33 @@ function _binding(backend: NodeBackend): DoctorReport["tensorflow"][number] {
   return { backend, package: NODE_PACKAGES[backend], installed: dir !== null, binding };
 }
 
-function _openblas(): DoctorReport["openblas"] {
+async function _openblas(): Promise<DoctorReport["openblas"]> {
   try {
-    const { config, threads } = openBlas();
-    return { present: true, config, threads };
+    const { config, core, forced, threads } = openBlas();
+    const hint = forced ? blasKernelHint({ core, forced }, await _blasCoreUnforced()) : null;
+    return { present: true, config, core, forced, hint, threads };
   } catch (err) {
     const reason = firstLine(err).replace(/^backend '[^']+':? /, "").split(/; install|: install/)[0]!;
     return { present: false, reason, fix: OPENBLAS_INSTALL };
+  }
+}
+
+/** The kernels OpenBLAS chooses without OPENBLAS_CORETYPE, from a child process (null: unknown). */
+async function _blasCoreUnforced(): Promise<string | null> {
+  try {
+    const env = Deno.env.toObject();
+    delete env.OPENBLAS_CORETYPE;
+    const probe = new URL("./blas_core_probe.ts", import.meta.url);
+    const deno = new URL("../../deno.json", import.meta.url);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--allow-ffi", "--allow-env", "--allow-read", `--config=${deno.pathname}`, probe.href],
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return out.success ? JSON.parse(new TextDecoder().decode(out.stdout)) as string : null;
+  } catch {
+    return null; // no --allow-run, or no Deno to run: no advice
   }
 }

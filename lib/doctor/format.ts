@@ -73,8 +73,11 @@ function _sections(r: DoctorReport): _Section[] {
       title: "OpenBLAS",
       lines: [
         r.openblas.present
-          ? `${r.openblas.config}; ${r.openblas.threads} thread${r.openblas.threads === 1 ? "" : "s"}`
+          ? `${r.openblas.config}; ${r.openblas.threads} thread${
+            r.openblas.threads === 1 ? "" : "s"
+          }; ${r.openblas.core} kernels${r.openblas.forced ? ` (OPENBLAS_CORETYPE=${r.openblas.forced})` : ""}`
           : `not loaded: ${r.openblas.reason}; fix: ${r.openblas.fix}`,
+        ...(r.openblas.hint ? [`advice: ${r.openblas.hint}`] : []),
       ],
     },
     ..._benchSections(r),
