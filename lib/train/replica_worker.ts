@@ -2,7 +2,8 @@
  * A replica: a copy of the model on its own thread and its own tfjs instance, computing the
  * micro-batches the trainer hands it with the current weights it is sent.
  *
- * Messages in: `init` (the config, the backend, the split's shape), `step` (weights, micro-batches).
+ * Messages in: `init` (the config, the backend, the split's shape), `step` (micro-batches, and the
+ * shared buffer of the weights the first time).
  * Out: `ready`, one `result` per step (each micro-batch's loss, correct count and gradients, the
  * buffers transferred), or `error` (the error as data, and the micro-batch it happened in).
  */
@@ -21,6 +22,8 @@ let model: VisionTransformer | null = null;
 /** The parameters the trainer differentiates (train.freeze), so gradients line up with its own. */
 let trainable: Param[] = [];
 let init: Extract<ReplicaRequest, { kind: "init" }> | null = null;
+/** Views of the trainer's shared weights buffer, one per parameter in order. */
+let weights: Float32Array[] = [];
 
 self.onmessage = async (e: MessageEvent<ReplicaRequest>) => {
   const m = e.data;
@@ -36,9 +39,18 @@ self.onmessage = async (e: MessageEvent<ReplicaRequest>) => {
       self.postMessage({ kind: "ready" } satisfies ReplicaReply);
       return;
     }
+    if (m.weights) {
+      let offset = 0;
+      weights = m.weights.sizes.map((n) => {
+        const view = new Float32Array(m.weights!.buffer, offset * 4, n);
+        offset += n;
+        return view;
+      });
+    }
     const params = model!.params.list();
     params.forEach((p, i) => {
-      const values = tf.tensor(m.weights[i]!, p.variable.shape, "float32");
+      // tf.tensor copies the values into this replica's memory before the step begins.
+      const values = tf.tensor(weights[i]!, p.variable.shape, "float32");
       p.variable.assign(values);
       values.dispose();
     });
