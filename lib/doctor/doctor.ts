@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { cpus, totalmem } from "node:os";
 import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { initBackend } from "../backend/backend.ts";
 import { blasKernelHint, openBlas, OPENBLAS_INSTALL } from "../backend/blas.ts";
 import { bindingPath, NODE_PACKAGES, type NodeBackend, nodePackageDir } from "../backend/node_backend.ts";
@@ -54,7 +55,7 @@ export interface DoctorReport {
     /** The kernels in use, and OPENBLAS_CORETYPE when the environment chose them. */
     core?: string;
     forced?: string | null;
-    /** Advice when the environment holds OpenBLAS to older kernels than the CPU runs. */
+    /** Advice when the environment holds OpenBLAS to other kernels than it would choose itself. */
     hint?: string | null;
     threads?: number;
     reason?: string;
@@ -202,10 +203,10 @@ async function _blasCoreUnforced(): Promise<string | null> {
   try {
     const env = Deno.env.toObject();
     delete env.OPENBLAS_CORETYPE;
-    const probe = new URL("./blas_core_probe.ts", import.meta.url);
-    const deno = new URL("../../deno.json", import.meta.url);
+    const probe = fileURLToPath(new URL("./blas_core_probe.ts", import.meta.url));
+    const config = fileURLToPath(new URL("../../deno.json", import.meta.url));
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", "--allow-ffi", "--allow-env", "--allow-read", `--config=${deno.pathname}`, probe.href],
+      args: ["run", "--quiet", "--allow-ffi", "--allow-env", "--allow-read", `--config=${config}`, probe],
       env,
       clearEnv: true,
       stdout: "piped",
