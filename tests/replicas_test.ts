@@ -1,7 +1,12 @@
-/** A replica that fails ends the step with one line naming the replica and the micro-batch, never a hang. */
+/**
+ * Replicas: one that fails ends the step with one line naming the replica and the micro-batch,
+ * never a hang; evaluation shared with replicas gives the bytes this thread alone gives.
+ */
 import assert from "node:assert/strict";
 import { RunError } from "../lib/errors.ts";
 import { ReplicaPool } from "../lib/train/replicas.ts";
+import { evaluate } from "../lib/train/evaluate.ts";
+import { loadTrainVal } from "../lib/data/splits.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../lib/model/vit.ts";
 import { tinyConfig, useWasm } from "./_helpers.ts";
 
@@ -34,4 +39,35 @@ Deno.test("a micro-batch that throws in a replica names the replica, the step an
   } finally {
     pool.close();
   }
+});
+
+Deno.test("evaluation shared with 1 or 2 replicas gives this thread's loss, accuracy and logits, bit for bit", async () => {
+  const config = tinyConfig();
+  await useWasm();
+  const { train } = loadTrainVal(config);
+  const model = new VisionTransformer(vitShapeFromConfig(config), 3);
+  const norm = { mean: config.data.mean, std: config.data.std };
+  // 7 a batch: several batches and a short last one, split unevenly between the replicas.
+  const alone = await evaluate(model, train, norm, 7, { logits: true });
+  assert.ok(alone.count > 7 * 4 && alone.count % 7 !== 0);
+  for (const workers of [1, 2]) {
+    const pool = await ReplicaPool.start(workers, { kind: "init", config, backend: "wasm", shape: SHAPE });
+    try {
+      const shared = await evaluate(model, train, norm, 7, { logits: true, replicas: pool });
+      assert.equal(shared.count, alone.count);
+      assert.equal(shared.loss, alone.loss, `${workers} worker(s): loss`);
+      assert.equal(shared.acc, alone.acc, `${workers} worker(s): accuracy`);
+      assert.deepEqual(new Uint8Array(shared.logits!.buffer), new Uint8Array(alone.logits!.buffer));
+      // The replicas evaluate with the weights they are sent, not the ones they held before.
+      const other = new VisionTransformer(vitShapeFromConfig(config), 4);
+      const a = await evaluate(other, train, norm, 7);
+      const b = await evaluate(other, train, norm, 7, { replicas: pool });
+      assert.equal(b.loss, a.loss);
+      assert.notEqual(b.loss, alone.loss);
+      other.dispose();
+    } finally {
+      pool.close();
+    }
+  }
+  model.dispose();
 });

@@ -244,9 +244,12 @@ async function _validate(
 ): Promise<{ row: MetricsRow; best: boolean }> {
   const { model, trainer, val } = s;
   const batch = s.config.train.eval_batch_size;
-  const v = val.count > 0 ? await evaluate(model, val, trainer.norm, batch) : { loss: NaN, acc: NaN, count: 0 };
+  const replicas = trainer.evalReplicas;
+  const v = val.count > 0
+    ? await evaluate(model, val, trainer.norm, batch, { replicas })
+    : { loss: NaN, acc: NaN, count: 0 };
   const ema = trainer.ema && val.count > 0
-    ? await trainer.ema.withWeights(model, () => evaluate(model, val, trainer.norm, batch))
+    ? await trainer.ema.withWeights(model, () => evaluate(model, val, trainer.norm, batch, { replicas }))
     : null;
   const row: MetricsRow = {
     ...(trainer.ema ? { ema_val_loss: ema?.loss ?? NaN, ema_val_acc: ema?.acc ?? NaN } : {}),

@@ -2,10 +2,11 @@
  * A replica: a copy of the model on its own thread and its own tfjs instance, computing the
  * micro-batches the trainer hands it with the current weights it is sent.
  *
- * Messages in: `init` (the config, the backend, the split's shape), `step` (micro-batches, and the
- * shared buffer of the weights the first time).
+ * Messages in: `init` (the config, the backend, the split's shape), `step` (micro-batches) and
+ * `eval` (batches to evaluate), each with the shared buffer of the weights the first time.
  * Out: `ready`, one `result` per step (each micro-batch's loss, correct count and gradients, the
- * buffers transferred), or `error` (the error as data, and the micro-batch it happened in).
+ * buffers transferred), one `evaluated` per evaluation (each batch's loss, correct count and
+ * logits), or `error` (the error as data, and the micro-batch it happened in).
  */
 /// <reference lib="deno.worker" />
 import * as tf from "@tensorflow/tfjs-core";
@@ -15,6 +16,7 @@ import { workerErrorData } from "../data/prefetch.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
 import type { Param } from "../model/params.ts";
 import { frozenNames } from "./freeze.ts";
+import { type BatchEval, evalBatchTensors } from "./evaluate.ts";
 import { microBatchGrads, microBatchRng } from "./micro_grads.ts";
 import type { ReplicaReply, ReplicaRequest } from "./replicas.ts";
 
@@ -54,6 +56,21 @@ self.onmessage = async (e: MessageEvent<ReplicaRequest>) => {
       p.variable.assign(values);
       values.dispose();
     });
+    if (m.kind === "eval") {
+      const results: BatchEval[] = m.batches.map((part) => {
+        const out = tf.tidy(() => evalBatchTensors(model!, init!.shape, part));
+        const r = {
+          loss: out.loss.dataSync()[0]!,
+          correct: out.correct.dataSync()[0]!,
+          logits: m.logits ? out.logits.dataSync() as Float32Array : null,
+        };
+        tf.dispose(out);
+        return r;
+      });
+      const buffers = results.flatMap((r) => r.logits ? [r.logits.buffer as ArrayBuffer] : []);
+      self.postMessage({ kind: "evaluated", token: m.token, results } satisfies ReplicaReply, buffers);
+      return;
+    }
     const results: Extract<ReplicaReply, { kind: "result" }>["results"] = [];
     const buffers: ArrayBuffer[] = [];
     for (const job of m.parts) {

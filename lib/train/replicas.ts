@@ -11,6 +11,7 @@ import type { HostBatch } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { errorFromWorker, type WorkerErrorData } from "../data/prefetch.ts";
 import { RunError } from "../errors.ts";
+import type { BatchEval, EvalReplicas } from "./evaluate.ts";
 
 /** Messages to a replica. */
 export type ReplicaRequest =
@@ -25,14 +26,28 @@ export type ReplicaRequest =
     token: number;
     epoch: number;
     globalStep: number;
-    /**
-     * Where the current weights are, every parameter's values back to back in the model's
-     * layout and order; sent when the replica has not been sent this buffer yet, and written
-     * before every step. Shared, so no copy of the weights travels with each message.
-     */
-    weights?: { buffer: SharedArrayBuffer; sizes: number[] };
+    /** Sent when the replica has not been sent this buffer yet (no weights travel otherwise). */
+    weights?: SharedWeights;
     parts: { m: number; part: HostBatch; weight: number }[];
+  }
+  | {
+    /** Evaluate batches without dropout with the weights in the shared buffer. */
+    kind: "eval";
+    token: number;
+    weights?: SharedWeights;
+    batches: HostBatch[];
+    logits: boolean;
   };
+
+/**
+ * Where the current weights are, every parameter's values back to back in the model's layout
+ * and order. Sent to a replica once, written before every step or evaluation.
+ */
+export interface SharedWeights {
+  buffer: SharedArrayBuffer;
+  /** Each parameter's length, in order. */
+  sizes: number[];
+}
 
 /** What a micro-batch computed by a replica gives back: numbers and arrays, bit for bit. */
 export interface RemoteMicroGrads {
@@ -50,6 +65,7 @@ export interface RemoteMicroGrads {
 export type ReplicaReply =
   | { kind: "ready" }
   | { kind: "result"; token: number; results: RemoteMicroGrads[] }
+  | { kind: "evaluated"; token: number; results: BatchEval[] }
   | { kind: "error"; m: number | null; error: WorkerErrorData };
 
 interface _SharedWeights {
@@ -61,7 +77,7 @@ interface _SharedWeights {
 }
 
 /** The replicas beyond the trainer's own thread. */
-export class ReplicaPool {
+export class ReplicaPool implements EvalReplicas {
   readonly #workers: Worker[];
   #token = 0;
   /** The weights every replica reads at the start of a step, and which replica has the buffer. */
@@ -114,20 +130,39 @@ export class ReplicaPool {
     const token = ++this.#token;
     const shared = this.#share(weights);
     const replies = await Promise.all(perWorker.map((parts, i) => {
-      // Each replica copies the weights out of the buffer before it computes, and this thread
-      // writes the next step's only after every reply: the buffer is never read while written.
-      const first = !shared.sent[i];
-      shared.sent[i] = true;
-      const message: ReplicaRequest = {
-        kind: "step",
-        token,
-        ...step,
-        ...(first ? { weights: { buffer: shared.buffer, sizes: shared.sizes } } : {}),
-        parts,
-      };
+      const message: ReplicaRequest = { kind: "step", token, ...step, ...this.#bufferFor(shared, i), parts };
       return _ask(this.#workers[i]!, message, `replica ${i + 1}, step ${step.globalStep + 1}`);
     }));
     return replies.flatMap((r) => r.kind === "result" ? r.results : []).sort((a, b) => a.m - b.m);
+  }
+
+  /**
+   * Evaluates batches on the workers with the given weights (an {@linkcode EvalReplicas}).
+   * @param weights every parameter's values, in order
+   * @param perWorker batches for worker 1, 2, …
+   * @param logits whether to return each batch's logits
+   * @returns each worker's results, in the order of its batches
+   * @throws {RunError} naming the replica when one fails
+   */
+  async evaluate(weights: Float32Array[], perWorker: HostBatch[][], logits: boolean): Promise<BatchEval[][]> {
+    const token = ++this.#token;
+    const shared = this.#share(weights);
+    const replies = await Promise.all(perWorker.map((batches, i) => {
+      const message: ReplicaRequest = { kind: "eval", token, ...this.#bufferFor(shared, i), batches, logits };
+      return _ask(this.#workers[i]!, message, `replica ${i + 1}, evaluation`);
+    }));
+    return replies.map((r) => r.kind === "evaluated" ? r.results : []);
+  }
+
+  /**
+   * The buffer for worker i's message, when it has not been sent it yet. Each replica copies the
+   * weights out before it computes, and this thread writes new ones only after every reply: the
+   * buffer is never read while written.
+   */
+  #bufferFor(shared: _SharedWeights, i: number): { weights?: SharedWeights } {
+    if (shared.sent[i]) return {};
+    shared.sent[i] = true;
+    return { weights: { buffer: shared.buffer, sizes: shared.sizes } };
   }
 
   /**

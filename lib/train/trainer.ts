@@ -21,6 +21,7 @@ import { ModelEma } from "./ema.ts";
 import { frozenNames } from "./freeze.ts";
 import { layerDecayScales } from "./layer_decay.ts";
 import { cutBatch, microBatchGrads, microBatchRng, type MicroGrads } from "./micro_grads.ts";
+import type { EvalReplicas } from "./evaluate.ts";
 import { type RemoteMicroGrads, ReplicaPool } from "./replicas.ts";
 import { VitOptimizer } from "./optimizer.ts";
 import { learningRate, type ScheduleOptions } from "./schedule.ts";
@@ -331,6 +332,14 @@ export class Trainer {
       shape: { height, width, channels, numClasses },
     });
     return replicas;
+  }
+
+  /**
+   * The replicas on worker threads, when this run has them: evaluation shares its batches with
+   * them (`evaluate`'s `replicas`), so validation too uses every core.
+   */
+  get evalReplicas(): EvalReplicas | null {
+    return this.#pool;
   }
 
   /** Frees the optimizer state and the moving average (the model is the caller's). */
