@@ -10,6 +10,7 @@ import {
   SOFTMAX_GRAD_KERNEL,
 } from "../lib/backend/simd_kernels.ts";
 import { KERNELS_WASM_BASE64 } from "../lib/backend/simd/kernels_wasm.ts";
+import { type AdamHyper, adamUpdate } from "../lib/backend/adam_update.ts";
 import { Attention, softmaxLastAxis } from "../lib/model/attention.ts";
 import { EVAL, type ForwardContext } from "../lib/model/context.ts";
 import { LayerNorm } from "../lib/model/layer_norm.ts";
@@ -97,11 +98,12 @@ for (const [rows, d] of [[37, 64], [5, 7], [130, 130]] as const) {
   });
 }
 
-Deno.test("the fused kernels' module imports only tfjs's memory and exports the ten kernels", () => {
+Deno.test("the fused kernels' module imports only tfjs's memory and exports the eleven kernels", () => {
   const bytes = Uint8Array.from(atob(KERNELS_WASM_BASE64), (c) => c.charCodeAt(0));
   const module = new WebAssembly.Module(bytes);
   assert.deepEqual(WebAssembly.Module.imports(module), [{ module: "env", name: "memory", kind: "memory" }]);
   assert.deepEqual(WebAssembly.Module.exports(module).map((e) => e.name).sort(), [
+    "adam_update",
     "attention_bwd",
     "attention_fwd",
     "gelu_bwd",
@@ -206,4 +208,44 @@ Deno.test("a training step through the fused kernels gives the same bytes from V
   const baseline = digest("--liftoff-only");
   assert.match(baseline, /^[0-9a-f]+$/);
   assert.equal(digest("--no-liftoff"), baseline);
+});
+
+Deno.test("the Adam(W) kernel gives the bytes of its float64 formula in JavaScript, odd sizes included", async () => {
+  await initBackend("wasm");
+  const hypers: AdamHyper[] = [
+    {
+      stepSize: 1e-2,
+      beta1: 0.9,
+      beta2: 0.999,
+      sqrtBias2: Math.sqrt(1 - 0.999),
+      eps: 1e-8,
+      gradScale: 1,
+      l2: 0,
+      decayFactor: 0.99995,
+    },
+    { stepSize: 2e-3, beta1: 0.8, beta2: 0.99, sqrtBias2: 0.3, eps: 1e-6, gradScale: 0.37, l2: 0.01, decayFactor: 1 },
+  ];
+  for (const [i, h] of hypers.entries()) {
+    for (const n of [1, 7, 64, 1031]) {
+      const [p, g, m] = [0, 1, 2].map((k) => values(n, 100 * i + k, 1));
+      const v = values(n, 100 * i + 3, 1).map(Math.abs);
+      const out = tf.tidy(() =>
+        adamUpdate(tf.tensor1d(p!), tf.tensor1d(g!), tf.tensor1d(m!), tf.tensor1d(v), h).map((t) => tf.keep(t))
+      );
+      const [po, mo, vo] = out.map((t) => t.dataSync() as Float32Array);
+      tf.dispose(out);
+      // The formula as the TypeScript kernel it replaced computed it: float64, rounded once.
+      const want = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+      for (let j = 0; j < n; j++) {
+        const x = p![j]!;
+        const grad = g![j]! * h.gradScale + h.l2 * x;
+        const m2 = h.beta1 * m![j]! + (1 - h.beta1) * grad;
+        const v2 = h.beta2 * v[j]! + (1 - h.beta2) * grad * grad;
+        want[0]![j] = x * h.decayFactor - h.stepSize * m2 / (Math.sqrt(v2) / h.sqrtBias2 + h.eps);
+        want[1]![j] = m2;
+        want[2]![j] = v2;
+      }
+      assert.deepEqual([po, mo, vo].map((a) => new Uint8Array(a!.buffer)), want.map((a) => new Uint8Array(a.buffer)));
+    }
+  }
 });

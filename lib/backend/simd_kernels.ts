@@ -15,6 +15,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { KernelArgs as _Args, KernelFn, WasmInternals as _WasmBackend } from "./kernel_types.ts";
 import { KERNELS_WASM_BASE64 } from "./simd/kernels_wasm.ts";
+import { ADAM_KERNEL, type AdamHyper } from "./adam_update.ts";
 
 /** y = GELU(x), exact (erf) form. Inputs `x`. */
 export const GELU_KERNEL = "VitlabGelu";
@@ -58,7 +59,30 @@ interface _Exports {
   sum_rows(x: number, out: number, rows: number, cols: number): void;
   attention_fwd(qkv: number, out: number, p: number, scratch: number, ...sizes: _AttentionSizes): void;
   attention_bwd(dout: number, p: number, qkv: number, dqkv: number, scratch: number, ...sizes: _AttentionSizes): void;
+  adam_update(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    po: number,
+    mo: number,
+    vo: number,
+    n: number,
+    ...h: _AdamScalars
+  ): void;
 }
+
+/** AdamHyper's values in the order the C kernel takes them. */
+type _AdamScalars = [
+  stepSize: number,
+  beta1: number,
+  beta2: number,
+  sqrtBias2: number,
+  eps: number,
+  l2: number,
+  decayFactor: number,
+  gradScale: number,
+];
 
 let _module: WebAssembly.Module | null = null;
 // One instance per wasm heap: each worker thread's tfjs has its own.
@@ -218,6 +242,37 @@ export function keepOriginalTranspose(): void {
 }
 
 /** The fused kernels, by name, for {@linkcode ./wasm_kernels.ts}'s registration. */
+/** {@linkcode adamUpdate}'s formula over one variable: new p, m and v. */
+function _adamUpdate({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
+  const be = backend as _WasmBackend;
+  const { p, g, m, v } = inputs as Record<"p" | "g" | "m" | "v", tf.TensorInfo>;
+  const h = attrs as unknown as AdamHyper;
+  const [po, mo, vo] = [p, m, v].map((t) => be.makeOutput([...t.shape], "float32")) as [
+    tf.TensorInfo,
+    tf.TensorInfo,
+    tf.TensorInfo,
+  ];
+  _kernels(be).adam_update(
+    _at(be, p),
+    _at(be, g),
+    _at(be, m),
+    _at(be, v),
+    _at(be, po),
+    _at(be, mo),
+    _at(be, vo),
+    _size(p.shape),
+    h.stepSize,
+    h.beta1,
+    h.beta2,
+    h.sqrtBias2,
+    h.eps,
+    h.l2,
+    h.decayFactor,
+    h.gradScale,
+  );
+  return [po, mo, vo];
+}
+
 export const SIMD_KERNELS: Record<string, KernelFn> = {
   [GELU_KERNEL]: _gelu,
   [GELU_GRAD_KERNEL]: _geluGrad,
@@ -226,6 +281,7 @@ export const SIMD_KERNELS: Record<string, KernelFn> = {
   [SOFTMAX_GRAD_KERNEL]: _softmaxGrad,
   [ATTENTION_KERNEL]: _attention,
   [ATTENTION_GRAD_KERNEL]: _attentionGrad,
+  [ADAM_KERNEL]: _adamUpdate,
   Transpose: _transpose,
 };
 

@@ -389,3 +389,23 @@ void attention_bwd(const float* dout, const float* p, const float* qkv, float* d
     }
   }
 }
+
+// One Adam(W) update of n values (adam_update.ts's formula): g ← g·grad_scale + l2·p;
+// m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; p ← p·decay − step·m/(√v/sqrt_bias2 + eps).
+// In float64, each output rounded once to float32. Contraction is off, so no product is fused
+// into a sum: the bytes are those of the same formula in JavaScript, which this replaced.
+EXPORT(adam_update)
+void adam_update(const float* p, const float* g, const float* m, const float* v, float* po, float* mo, float* vo,
+                 int n, double step, double beta1, double beta2, double sqrt_bias2, double eps, double l2,
+                 double decay, double grad_scale) {
+#pragma clang fp contract(off)
+  for (int i = 0; i < n; i++) {
+    const double x = p[i];
+    const double grad = g[i] * grad_scale + l2 * x;
+    const double m2 = beta1 * m[i] + (1 - beta1) * grad;
+    const double v2 = beta2 * v[i] + (1 - beta2) * grad * grad;
+    mo[i] = (float)m2;
+    vo[i] = (float)v2;
+    po[i] = (float)(x * decay - step * m2 / (__builtin_sqrt(v2) / sqrt_bias2 + eps));
+  }
+}
