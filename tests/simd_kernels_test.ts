@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/backend/backend.ts";
 import {
   ATTENTION_KERNEL,
+  EMA_KERNEL,
   GELU_KERNEL,
   hasFusedKernel,
   LAYER_NORM_KERNEL,
@@ -98,7 +99,7 @@ for (const [rows, d] of [[37, 64], [5, 7], [130, 130]] as const) {
   });
 }
 
-Deno.test("the fused kernels' module imports only tfjs's memory and exports the eleven kernels", () => {
+Deno.test("the fused kernels' module imports only tfjs's memory and exports the twelve kernels", () => {
   const bytes = Uint8Array.from(atob(KERNELS_WASM_BASE64), (c) => c.charCodeAt(0));
   const module = new WebAssembly.Module(bytes);
   assert.deepEqual(WebAssembly.Module.imports(module), [{ module: "env", name: "memory", kind: "memory" }]);
@@ -106,6 +107,7 @@ Deno.test("the fused kernels' module imports only tfjs's memory and exports the 
     "adam_update",
     "attention_bwd",
     "attention_fwd",
+    "ema_update",
     "gelu_bwd",
     "gelu_fwd",
     "layer_norm_bwd_wb",
@@ -246,6 +248,24 @@ Deno.test("the Adam(W) kernel gives the bytes of its float64 formula in JavaScri
         want[2]![j] = v2;
       }
       assert.deepEqual([po, mo, vo].map((a) => new Uint8Array(a!.buffer)), want.map((a) => new Uint8Array(a.buffer)));
+    }
+  }
+});
+
+Deno.test("the moving-average kernel gives the bytes of tfjs's Mul, Mul and Add on wasm, odd sizes included", async () => {
+  await initBackend("wasm");
+  for (const d of [0.9998, 0.9, 0.5]) {
+    for (const n of [1, 6, 65, 1031]) {
+      const s = tf.tensor1d(values(n, 7, 1));
+      const p = tf.tensor1d(values(n, 8, 2));
+      const fused = tf.engine().runKernel(EMA_KERNEL, { s, p }, { decay: d }) as tf.Tensor;
+      const ops = tf.add(tf.mul(s, d), tf.mul(p, 1 - d));
+      assert.deepEqual(
+        new Uint8Array((fused.dataSync() as Float32Array).buffer),
+        new Uint8Array((ops.dataSync() as Float32Array).buffer),
+        `decay ${d}, ${n} values`,
+      );
+      tf.dispose([s, p, fused, ops]);
     }
   }
 });

@@ -34,6 +34,8 @@ export const ATTENTION_KERNEL = "VitlabAttention";
 export const ATTENTION_GRAD_KERNEL = "VitlabAttentionGrad";
 /** dx = y·(dy − Σ dy·y) over the last axis. Inputs `y`, `dy`. */
 export const SOFTMAX_GRAD_KERNEL = "VitlabSoftmaxGrad";
+/** The weights' moving average of one variable: s·d + p·(1 − d), inputs `s`, `p`, attr `decay`. */
+export const EMA_KERNEL = "VitlabEmaUpdate";
 
 /** Images, tokens, heads, head width, and the scores' scale. */
 type _AttentionSizes = [b: number, t: number, h: number, hd: number, scale: number];
@@ -59,6 +61,7 @@ interface _Exports {
   sum_rows(x: number, out: number, rows: number, cols: number): void;
   attention_fwd(qkv: number, out: number, p: number, scratch: number, ...sizes: _AttentionSizes): void;
   attention_bwd(dout: number, p: number, qkv: number, dqkv: number, scratch: number, ...sizes: _AttentionSizes): void;
+  ema_update(s: number, p: number, out: number, n: number, d: number, oneMinusD: number): void;
   adam_update(
     p: number,
     g: number,
@@ -273,6 +276,16 @@ function _adamUpdate({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
   return [po, mo, vo];
 }
 
+function _emaUpdate({ inputs, backend, attrs }: _Args): tf.TensorInfo {
+  const be = backend as _WasmBackend;
+  const { s, p } = inputs as Record<"s" | "p", tf.TensorInfo>;
+  const d = (attrs as { decay: number }).decay;
+  const out = be.makeOutput([...s.shape], "float32");
+  // d and 1 − d as float32, as tf.mul's scalar operands were.
+  _kernels(be).ema_update(_at(be, s), _at(be, p), _at(be, out), _size(s.shape), Math.fround(d), Math.fround(1 - d));
+  return out;
+}
+
 export const SIMD_KERNELS: Record<string, KernelFn> = {
   [GELU_KERNEL]: _gelu,
   [GELU_GRAD_KERNEL]: _geluGrad,
@@ -282,6 +295,7 @@ export const SIMD_KERNELS: Record<string, KernelFn> = {
   [ATTENTION_KERNEL]: _attention,
   [ATTENTION_GRAD_KERNEL]: _attentionGrad,
   [ADAM_KERNEL]: _adamUpdate,
+  [EMA_KERNEL]: _emaUpdate,
   Transpose: _transpose,
 };
 

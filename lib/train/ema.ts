@@ -3,6 +3,7 @@
  * ema ← d·ema + (1 − d)·w. Evaluated and checkpointed beside the weights themselves.
  */
 import * as tf from "@tensorflow/tfjs-core";
+import { EMA_KERNEL, hasFusedKernel } from "../backend/simd_kernels.ts";
 import type { VisionTransformer } from "../model/vit.ts";
 
 /** Shadow copies of every parameter, in vitlab's layout, keyed by timm's names. */
@@ -26,10 +27,17 @@ export class ModelEma {
   /** @param model the model after an optimizer step */
   update(model: VisionTransformer): void {
     const d = this.decay;
+    const fused = hasFusedKernel(EMA_KERNEL);
     tf.tidy(() => {
       for (const [name, s] of this.shadow) {
         if (this.#frozen.has(name)) continue;
-        s.assign(tf.add(tf.mul(s, d), tf.mul(model.params.get(name), 1 - d)));
+        const p = model.params.get(name);
+        // One fused pass where the backend has it (the same float32 bytes), else three ops.
+        s.assign(
+          fused
+            ? tf.engine().runKernel(EMA_KERNEL, { s, p }, { decay: d }) as tf.Tensor
+            : tf.add(tf.mul(s, d), tf.mul(p, 1 - d)),
+        );
       }
     });
   }

@@ -409,3 +409,19 @@ void adam_update(const float* p, const float* g, const float* m, const float* v,
     po[i] = (float)(x * decay - step * m2 / (__builtin_sqrt(v2) / sqrt_bias2 + eps));
   }
 }
+
+// The weights' moving average, s ← s·d + p·(1 − d) over n values, as tfjs's Mul, Mul and Add
+// compute it in float32 (each product rounded, then the sum; d and 1 − d given as float32): the
+// same bytes in one pass instead of three kernels.
+EXPORT(ema_update) void ema_update(const float* s, const float* p, float* out, int n, float d, float one_minus_d) {
+#pragma clang fp contract(off)
+  const f32x4 d4 = splat(d), e4 = splat(one_minus_d);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    wasm_v128_store(out + i, add(mul(wasm_v128_load(s + i), d4), mul(wasm_v128_load(p + i), e4)));
+  }
+  for (; i < n; i++) {
+    const float a = s[i] * d, b = p[i] * one_minus_d;
+    out[i] = a + b;
+  }
+}
