@@ -97,6 +97,13 @@ EXPORT(gelu_bwd) void gelu_bwd(const float* x, const float* dy, float* dx, int n
 }
 
 // Σ of the 4 lanes, in a fixed order.
+static inline float hmax(f32x4 v) {
+  const float a = wasm_f32x4_extract_lane(v, 0), b = wasm_f32x4_extract_lane(v, 1);
+  const float c = wasm_f32x4_extract_lane(v, 2), d = wasm_f32x4_extract_lane(v, 3);
+  const float ab = a > b ? a : b, cd = c > d ? c : d;
+  return ab > cd ? ab : cd;
+}
+
 static inline float hsum(f32x4 v) {
   return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
          (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
@@ -339,17 +346,25 @@ void attention_fwd(const float* qkv, float* out, float* p, float* scratch, int B
       float* ph = p + ((b * H + h) * T) * T;
       for (int i = 0; i < T; i++) {
         weighted_rows(base + i * row + h * hd, 1, kt, Tp, hd, Tp, s);  // scores: q_i·kᵀ
-        float mx = -3.402823466e38f;
-        for (int j = 0; j < T; j++) mx = s[j] > mx ? s[j] : mx;
+        // The row's maximum, 4 at a time: the padding's columns first become the least float.
+        for (int j = T; j < Tp; j++) s[j] = -3.402823466e38f;
+        f32x4 mx4 = wasm_v128_load(s);
+        for (int j = 4; j < Tp; j += 4) mx4 = wasm_f32x4_pmax(mx4, wasm_v128_load(s + j));
+        const float mx = hmax(mx4);
         // softmax(scale·s) = exp(scale·(s − max)) over its sum; the padding's columns are 0.
-        const f32x4 mx4 = splat(mx), sc4 = splat(scale);
+        const f32x4 sc4 = splat(scale);
+        mx4 = splat(mx);
         f32x4 tot4 = splat(0.f);
         for (int j = 0; j < Tp; j += 4) wasm_v128_store(s + j, exp_nonpos4(mul(sub(wasm_v128_load(s + j), mx4), sc4)));
         for (int j = T; j < Tp; j++) s[j] = 0.f;
         for (int j = 0; j < Tp; j += 4) tot4 = add(tot4, wasm_v128_load(s + j));
         const float inv = 1.f / hsum(tot4);
         float* pr = ph + i * T;
-        for (int j = 0; j < T; j++) pr[j] = s[j] * inv;
+        // p's rows have T columns and no padding: 4 at a time within the row, then one by one.
+        const f32x4 inv4 = splat(inv);
+        int j = 0;
+        for (; j + 4 <= T; j += 4) wasm_v128_store(pr + j, mul(wasm_v128_load(s + j), inv4));
+        for (; j < T; j++) pr[j] = s[j] * inv;
         weighted_rows(pr, 1, base + 2 * D + h * hd, row, T, hd, out + (b * T + i) * D + h * hd);
       }
     }
@@ -379,7 +394,12 @@ void attention_bwd(const float* dout, const float* p, const float* qkv, float* d
         weighted_rows(gb + i * D + h * hd, 1, vt, Tp, hd, Tp, dsr);  // dP row: dout_i·vᵀ
         float c = 0.f;
         for (int j = 0; j < T; j++) c += pr[j] * dsr[j];
-        for (int j = 0; j < T; j++) dsr[j] = scale * pr[j] * (dsr[j] - c);
+        const f32x4 c4 = splat(c), sc4 = splat(scale);
+        int j = 0;
+        for (; j + 4 <= T; j += 4) {
+          wasm_v128_store(dsr + j, mul(mul(sc4, wasm_v128_load(pr + j)), sub(wasm_v128_load(dsr + j), c4)));
+        }
+        for (; j < T; j++) dsr[j] = scale * pr[j] * (dsr[j] - c);
         weighted_rows(dsr, 1, base + D + h * hd, row, T, hd, dbase + i * row + h * hd);  // dq_i = Σ_j dS_ij·k_j
       }
       for (int j = 0; j < T; j++) {
