@@ -3,6 +3,7 @@ import { initBackend } from "../lib/backend/backend.ts";
 import { configFromObject } from "../lib/config/load.ts";
 import type { Config } from "../lib/config/schema.ts";
 import { Rng } from "../lib/random.ts";
+import type { AdamHyper } from "../lib/backend/adam_update.ts";
 import { join } from "node:path";
 
 /** Initialises the wasm backend (fast and bit-reproducible) once per test file. */
@@ -141,3 +142,21 @@ export function writeCifar10(root: string, perBatch: number): string {
   Deno.writeFileSync(join(dir, "test_batch.bin"), batch(perBatch));
   return root;
 }
+
+/**
+ * Adam(W) updates worth testing: plain AdamW with bias corrections, and one with clipping,
+ * coupled L2 and no decoupled decay.
+ */
+export const ADAM_CASES: AdamHyper[] = [
+  {
+    stepSize: 1e-3 / (1 - 0.9),
+    beta1: 0.9,
+    beta2: 0.999,
+    sqrtBias2: Math.sqrt(1 - 0.999),
+    eps: 1e-8,
+    gradScale: 1,
+    l2: 0,
+    decayFactor: 0.99995,
+  },
+  { stepSize: 2e-3, beta1: 0.8, beta2: 0.99, sqrtBias2: 0.3, eps: 1e-6, gradScale: 0.37, l2: 0.01, decayFactor: 1 },
+];

@@ -11,7 +11,8 @@ import {
   SOFTMAX_GRAD_KERNEL,
 } from "../lib/backend/simd_kernels.ts";
 import { KERNELS_WASM_BASE64 } from "../lib/backend/simd/kernels_wasm.ts";
-import { type AdamHyper, adamUpdate } from "../lib/backend/adam_update.ts";
+import { adamUpdate } from "../lib/backend/adam_update.ts";
+import { ADAM_CASES } from "./_helpers.ts";
 import { Attention, softmaxLastAxis } from "../lib/model/attention.ts";
 import { EVAL, type ForwardContext } from "../lib/model/context.ts";
 import { LayerNorm } from "../lib/model/layer_norm.ts";
@@ -214,19 +215,7 @@ Deno.test("a training step through the fused kernels gives the same bytes from V
 
 Deno.test("the Adam(W) kernel gives the bytes of its float64 formula in JavaScript, odd sizes included", async () => {
   await initBackend("wasm");
-  const hypers: AdamHyper[] = [
-    {
-      stepSize: 1e-2,
-      beta1: 0.9,
-      beta2: 0.999,
-      sqrtBias2: Math.sqrt(1 - 0.999),
-      eps: 1e-8,
-      gradScale: 1,
-      l2: 0,
-      decayFactor: 0.99995,
-    },
-    { stepSize: 2e-3, beta1: 0.8, beta2: 0.99, sqrtBias2: 0.3, eps: 1e-6, gradScale: 0.37, l2: 0.01, decayFactor: 1 },
-  ];
+  const hypers = ADAM_CASES;
   for (const [i, h] of hypers.entries()) {
     for (const n of [1, 7, 64, 1031]) {
       const [p, g, m] = [0, 1, 2].map((k) => values(n, 100 * i + k, 1));

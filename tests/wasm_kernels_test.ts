@@ -1,11 +1,12 @@
 /** vitlab's wasm kernels (buffer-sharing Identity, row-adding Sum) agree with the cpu backend. */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { ADAM_KERNEL, type AdamHyper, adamUpdate } from "../lib/backend/adam_update.ts";
+import { ADAM_KERNEL, adamUpdate } from "../lib/backend/adam_update.ts";
 import { initBackend } from "../lib/backend/backend.ts";
 import { sumOfSquares } from "../lib/backend/sum_squares.ts";
 import { clipScale, globalNorm } from "../lib/train/clip.ts";
 import { Rng } from "../lib/random.ts";
+import { ADAM_CASES } from "./_helpers.ts";
 
 function values(shape: number[], seed: number): Float32Array {
   const rng = Rng.fromSeed(seed, "wasm-kernels-test");
@@ -89,19 +90,7 @@ Deno.test("gradients through saved (cloned) tensors on wasm equal the cpu backen
 });
 
 Deno.test("the fused Adam(W) update on wasm equals the tfjs-ops formula on cpu, with clipping, L2 and decoupled decay", async () => {
-  const hypers: AdamHyper[] = [
-    {
-      stepSize: 1e-3 / (1 - 0.9),
-      beta1: 0.9,
-      beta2: 0.999,
-      sqrtBias2: Math.sqrt(1 - 0.999),
-      eps: 1e-8,
-      gradScale: 1,
-      l2: 0,
-      decayFactor: 0.99995,
-    },
-    { stepSize: 2e-3, beta1: 0.8, beta2: 0.99, sqrtBias2: 0.3, eps: 1e-6, gradScale: 0.37, l2: 0.01, decayFactor: 1 },
-  ];
+  const hypers = ADAM_CASES;
   const run = async (backend: "cpu" | "wasm") => {
     await initBackend(backend);
     const out: number[][] = [];
