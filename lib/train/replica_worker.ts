@@ -18,7 +18,7 @@ import type { Param } from "../model/params.ts";
 import { frozenNames } from "./freeze.ts";
 import { type BatchEval, evalBatchTensors } from "./evaluate.ts";
 import { microBatchGrads, microBatchRng } from "./micro_grads.ts";
-import type { ReplicaReply, ReplicaRequest } from "./replicas.ts";
+import { type ReplicaReply, type ReplicaRequest, weightViews } from "./replicas.ts";
 
 let model: VisionTransformer | null = null;
 /** The parameters the trainer differentiates (train.freeze), so gradients line up with its own. */
@@ -41,14 +41,7 @@ self.onmessage = async (e: MessageEvent<ReplicaRequest>) => {
       self.postMessage({ kind: "ready" } satisfies ReplicaReply);
       return;
     }
-    if (m.weights) {
-      let offset = 0;
-      weights = m.weights.sizes.map((n) => {
-        const view = new Float32Array(m.weights!.buffer, offset * 4, n);
-        offset += n;
-        return view;
-      });
-    }
+    if (m.weights) weights = weightViews(m.weights);
     const params = model!.params.list();
     params.forEach((p, i) => {
       // tf.tensor copies the values into this replica's memory before the step begins.

@@ -68,9 +68,22 @@ export type ReplicaReply =
   | { kind: "evaluated"; token: number; results: BatchEval[] }
   | { kind: "error"; m: number | null; error: WorkerErrorData };
 
-interface _SharedWeights {
-  buffer: SharedArrayBuffer;
-  sizes: number[];
+/**
+ * Views of a shared weights buffer, one per parameter in order: how the pool writes the weights
+ * and how a replica reads them.
+ * @param w the buffer and each parameter's length
+ * @returns a Float32Array over each parameter's values
+ */
+export function weightViews(w: SharedWeights): Float32Array[] {
+  let offset = 0;
+  return w.sizes.map((n) => {
+    const view = new Float32Array(w.buffer, offset * 4, n);
+    offset += n;
+    return view;
+  });
+}
+
+interface _SharedWeights extends SharedWeights {
   views: Float32Array[];
   /** Whether each worker has been sent this buffer. */
   sent: boolean[];
@@ -175,13 +188,7 @@ export class ReplicaPool implements EvalReplicas {
     let shared = this.#shared;
     if (!shared || shared.sizes.length !== sizes.length || shared.sizes.some((n, i) => n !== sizes[i])) {
       const buffer = new SharedArrayBuffer(sizes.reduce((a, b) => a + b, 0) * 4);
-      let offset = 0;
-      const views = sizes.map((n) => {
-        const view = new Float32Array(buffer, offset * 4, n);
-        offset += n;
-        return view;
-      });
-      shared = { buffer, sizes, views, sent: this.#workers.map(() => false) };
+      shared = { buffer, sizes, views: weightViews({ buffer, sizes }), sent: this.#workers.map(() => false) };
       this.#shared = shared;
     }
     weights.forEach((w, i) => shared.views[i]!.set(w));
