@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/backend/backend.ts";
 import { blasKernelHint, openBlas, recordProducts, timeProducts } from "../lib/backend/blas.ts";
 import { Rng } from "../lib/random.ts";
+import { blasCoreWith } from "../lib/doctor/doctor.ts";
 
 let why: string | null = null;
 try {
@@ -102,26 +103,12 @@ Deno.test({
   ignore: skip,
   fn: async () => {
     assert.equal(why, null, why ?? "");
-    const probe = (coretype: string | null) => {
-      const env = Deno.env.toObject();
-      delete env.OPENBLAS_CORETYPE;
-      if (coretype) env.OPENBLAS_CORETYPE = coretype;
-      const out = new Deno.Command(Deno.execPath(), {
-        args: ["run", "--quiet", "--allow-ffi", "--allow-env", "--allow-read", "lib/doctor/blas_core_probe.ts"],
-        env,
-        clearEnv: true,
-        stdout: "piped",
-        stderr: "piped",
-      }).outputSync();
-      assert.ok(out.success, new TextDecoder().decode(out.stderr));
-      return JSON.parse(new TextDecoder().decode(out.stdout)) as string;
-    };
     // Every x86-64 CPU CI runs on can run OpenBLAS's Haswell (AVX2) and Nehalem kernels.
     if (Deno.build.arch === "x86_64") {
-      assert.equal(probe("Haswell"), "Haswell");
-      assert.equal(probe("Nehalem"), "Nehalem");
+      assert.equal(await blasCoreWith("Haswell"), "Haswell");
+      assert.equal(await blasCoreWith("Nehalem"), "Nehalem");
     }
-    assert.match(probe(null), /^\w+$/);
+    assert.match((await blasCoreWith(null)) ?? "", /^\w+$/);
     const info = openBlas();
     assert.ok(info.config.includes(info.core), `${info.core} not in ${info.config}`);
     assert.equal(info.forced, Deno.env.get("OPENBLAS_CORETYPE") || null);

@@ -190,7 +190,7 @@ function _binding(backend: NodeBackend): DoctorReport["tensorflow"][number] {
 async function _openblas(): Promise<DoctorReport["openblas"]> {
   try {
     const { config, core, forced, threads } = openBlas();
-    const hint = forced ? blasKernelHint({ core, forced }, await _blasCoreUnforced()) : null;
+    const hint = forced ? blasKernelHint({ core, forced }, await blasCoreWith(null)) : null;
     return { present: true, config, core, forced, hint, threads };
   } catch (err) {
     const reason = firstLine(err).replace(/^backend '[^']+':? /, "").split(/; install|: install/)[0]!;
@@ -198,11 +198,17 @@ async function _openblas(): Promise<DoctorReport["openblas"]> {
   }
 }
 
-/** The kernels OpenBLAS chooses without OPENBLAS_CORETYPE, from a child process (null: unknown). */
-async function _blasCoreUnforced(): Promise<string | null> {
+/**
+ * The kernels OpenBLAS chooses in a child process whose OPENBLAS_CORETYPE is the one given, or
+ * unset: OpenBLAS reads the variable once, when it loads, so this process cannot be asked.
+ * @param coretype the value to run it with; null to leave the variable out
+ * @returns OpenBLAS's core name there, or null when it cannot be found out
+ */
+export async function blasCoreWith(coretype: string | null): Promise<string | null> {
   try {
     const env = Deno.env.toObject();
     delete env.OPENBLAS_CORETYPE;
+    if (coretype) env.OPENBLAS_CORETYPE = coretype;
     const probe = fileURLToPath(new URL("./blas_core_probe.ts", import.meta.url));
     const config = fileURLToPath(new URL("../../deno.json", import.meta.url));
     const out = await new Deno.Command(Deno.execPath(), {
