@@ -244,7 +244,6 @@ export function keepOriginalTranspose(): void {
   _originalTranspose ??= tf.getKernel("Transpose", "wasm") ?? null;
 }
 
-/** The fused kernels, by name, for {@linkcode ./wasm_kernels.ts}'s registration. */
 /** {@linkcode adamUpdate}'s formula over one variable: new p, m and v. */
 function _adamUpdate({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
   const be = backend as _WasmBackend;
@@ -286,6 +285,7 @@ function _emaUpdate({ inputs, backend, attrs }: _Args): tf.TensorInfo {
   return out;
 }
 
+/** The fused kernels, by name, for {@linkcode ./wasm_kernels.ts}'s registration. */
 export const SIMD_KERNELS: Record<string, KernelFn> = {
   [GELU_KERNEL]: _gelu,
   [GELU_GRAD_KERNEL]: _geluGrad,

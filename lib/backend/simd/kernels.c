@@ -96,7 +96,7 @@ EXPORT(gelu_bwd) void gelu_bwd(const float* x, const float* dy, float* dx, int n
   }
 }
 
-// Σ of the 4 lanes, in a fixed order.
+// The largest of the 4 lanes.
 static inline float hmax(f32x4 v) {
   const float a = wasm_f32x4_extract_lane(v, 0), b = wasm_f32x4_extract_lane(v, 1);
   const float c = wasm_f32x4_extract_lane(v, 2), d = wasm_f32x4_extract_lane(v, 3);
@@ -104,6 +104,7 @@ static inline float hmax(f32x4 v) {
   return ab > cd ? ab : cd;
 }
 
+// Σ of the 4 lanes, in a fixed order.
 static inline float hsum(f32x4 v) {
   return (wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1)) +
          (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
