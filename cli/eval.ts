@@ -6,6 +6,8 @@ import { say } from "./progress.ts";
 /** Flags of `eval`. */
 export interface EvalFlags extends CheckpointFlags {
   predictions?: string;
+  /** False with --no-record. */
+  record?: boolean;
 }
 
 /**
@@ -16,12 +18,14 @@ export async function evalRun(runDir: string, flags: EvalFlags): Promise<void> {
   const r = await evaluateRun(runDir, {
     ...parseCheckpointFlags(flags),
     ...(flags.predictions !== undefined ? { predictions: flags.predictions } : {}),
+    record: flags.record !== false,
   });
   say(
     `${r.split}: acc ${r.acc.toFixed(4)}, loss ${
       r.loss.toFixed(4)
     } over ${r.count} examples (${r.checkpoint}, epoch ${r.epoch})\n`,
   );
+  if (r.recordError) say(`vitlab: warning: not kept for compare: ${r.recordError}\n`);
   console.log(
     JSON.stringify({
       split: r.split,

@@ -61,6 +61,7 @@ function _evalCommand(program: Command): void {
     .argument("<run-dir>", "a run directory");
   addCheckpointOptions(command)
     .option("--predictions <file.csv>", "write index,label,prediction,logit_0.. per example")
+    .option("--no-record", "do not keep the result in the run's evals.json (for compare)")
     .action(async (runDir: string, flags) => {
       const { evalRun } = await import("./eval.ts");
       await evalRun(runDir, flags);

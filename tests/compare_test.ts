@@ -243,6 +243,55 @@ Deno.test("compare --group-by: mean ± std over runs that differ only in that ke
   assert.match(bad.stderr, /--group-by: 'train\.sed' is not a config key of these runs/);
 });
 
+Deno.test("compare: test scores that eval recorded (evals.json) are columns, and --group-by averages them", async () => {
+  const root = tempDir();
+  const g = join(root, "seeds");
+  const evals = (acc: Record<string, number>) =>
+    JSON.stringify(Object.fromEntries(
+      Object.entries(acc).map(([key, a]) => {
+        const [split, checkpoint] = key.split("/");
+        const record = { split, checkpoint, epoch: 3, acc: a, loss: 1 - a, count: 100, backend: "wasm", at: "" };
+        return [key, record];
+      }),
+    ));
+  const s0 = fakeRun(g, "s0", { set: { "train.seed": 0 } });
+  Deno.writeTextFileSync(join(s0, "evals.json"), evals({ "test/ema": 0.99, "test/best": 0.97, "val/last": 0.5 }));
+  const s1 = fakeRun(g, "s1", { set: { "train.seed": 1 } });
+  Deno.writeTextFileSync(join(s1, "evals.json"), evals({ "test/ema": 0.97 }));
+  const s2 = fakeRun(g, "s2", { set: { "train.seed": 2 } });
+  // A key that does not name its own split and checkpoint is not trusted.
+  Deno.writeTextFileSync(join(s2, "evals.json"), evals({ "test/ema": 0.5 }).replace('"test/ema"', '"test/last"'));
+
+  const r = await vitlab("compare", g, "--format", "json");
+  assert.equal(r.code, 0, r.stderr);
+  const rows = Object.fromEntries((JSON.parse(r.stdout) as Record<string, unknown>[]).map((row) => [row.run, row]));
+  assert.equal(rows["s0"]!.ema_test_acc, 0.99);
+  assert.equal(rows["s0"]!.best_test_acc, 0.97);
+  assert.equal(rows["s0"]!.last_val_acc, 0.5);
+  assert.equal(rows["s1"]!.ema_test_acc, 0.97);
+  assert.equal(rows["s1"]!.best_test_acc, null);
+  assert.equal(rows["s2"]!.ema_test_acc, null);
+  assert.match(r.stderr, /warning: .*s2\/evals\.json: entry 'test\/last' is not an evaluation; ignored/);
+
+  // Test before val, the moving average before best, right after best_epoch; sortable.
+  const table = await vitlab("compare", g, "--sort", "ema_test_acc");
+  assert.equal(table.code, 0, table.stderr);
+  const lines = table.stdout.trimEnd().split("\n");
+  assert.match(lines[0]!, /val_acc +best_epoch +ema_test_acc +best_test_acc +last_val_acc +val_loss/);
+  assert.deepEqual(lines.slice(1).map((l) => l.split(/ +/)[0]), ["s0", "s1", "s2"]);
+
+  const grouped = await vitlab("compare", g, "--group-by", "train.seed", "--format", "json");
+  assert.equal(grouped.code, 0, grouped.stderr);
+  const [row] = JSON.parse(grouped.stdout);
+  assert.ok(Math.abs(row.ema_test_acc.mean - 0.98) < 1e-12);
+  assert.ok(Math.abs(row.ema_test_acc.std - Math.SQRT2 / 100) < 1e-12);
+  assert.equal(row.ema_test_acc.n, 2);
+  assert.deepEqual(row.best_test_acc, { mean: 0.97, std: null, n: 1 });
+  const text = await vitlab("compare", g, "--group-by", "train.seed");
+  assert.match(text.stdout, /val_acc +ema_test_acc +best_test_acc +last_val_acc +val_loss/);
+  assert.match(text.stdout, / 0\.9800 ± 0\.0141 +0\.9700 +0\.5000 /);
+});
+
 Deno.test("compare: runs in progress, failed runs and folders that are no runs", async () => {
   const root = tempDir();
   const g = join(root, "runs", "mixed");

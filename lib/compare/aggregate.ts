@@ -6,7 +6,16 @@ import { UsageError } from "../errors.ts";
 import { differingKeys } from "./diff_keys.ts";
 import { configText, type ConfigValue } from "./flatten.ts";
 import type { RunRecord } from "./read_run.ts";
-import { allKeys, type Cell, type Column, type ComparisonTable, type MeanStd } from "./table.ts";
+import {
+  allKeys,
+  type Cell,
+  type Column,
+  type ComparisonTable,
+  evalAcc,
+  evalColumns,
+  type MeanStd,
+  withEvalColumns,
+} from "./table.ts";
 
 /**
  * @param values numbers; non-finite ones and nulls are left out
@@ -29,8 +38,8 @@ export function meanStd(values: (number | null)[]): MeanStd {
 /**
  * One row per group of runs whose configs are equal apart from `key`.
  * Columns: the other differing config keys, `key` (the values the group holds), `runs`, the
- * mean ± std of params, epochs, val_acc, val_loss, wall_s and img_s, the statuses, and the run
- * ids in CSV/JSON.
+ * mean ± std of params, epochs, val_acc, the recorded evaluations (`ema_test_acc`, … where some
+ * run has one), val_loss, wall_s and img_s, the statuses, and the run ids in CSV/JSON.
  * @param runs the runs (with ids)
  * @param key the config key to aggregate over, e.g. `train.seed`
  * @returns the table, groups in the order their first run was found
@@ -42,7 +51,7 @@ export function meanStd(values: (number | null)[]): MeanStd {
  * const run = (id: string, seed: number, acc: number) => {
  *   const config = { "model.depth": 2, "train.seed": seed };
  *   const stats = { ...runStats(config, [], null), bestValAcc: acc };
- *   return { dir: id, id, config, metrics: [], summary: null, status: "completed", stats, warnings: [] };
+ *   return { dir: id, id, config, metrics: [], summary: null, evals: {}, status: "completed", stats, warnings: [] };
  * };
  * const table = groupTable([run("a", 0, 0.8), run("b", 1, 0.9)], "train.seed");
  * const acc = table.rows[0]?.val_acc as { mean: number; n: number };
@@ -60,6 +69,7 @@ export function groupTable(runs: RunRecord[], key: string): ComparisonTable {
     );
   }
   const keys = differingKeys(runs.map((r) => r.config), [key]);
+  const evals = evalColumns(runs);
   const groups = new Map<string, RunRecord[]>();
   for (const run of runs) {
     const id = JSON.stringify(keys.map((k) => (k in run.config ? configText(run.config[k]) : null)));
@@ -77,6 +87,7 @@ export function groupTable(runs: RunRecord[], key: string): ComparisonTable {
       params: meanStd(members.map((r) => r.stats.params)),
       epochs: meanStd(members.map((r) => r.stats.epochsDone)),
       val_acc: meanStd(members.map((r) => r.stats.bestValAcc)),
+      ...Object.fromEntries(evals.map((c) => [c.key, meanStd(members.map((r) => evalAcc(r, c.key)))])),
       val_loss: meanStd(members.map((r) => r.stats.finalValLoss)),
       wall_s: meanStd(members.map((r) => r.stats.wallSeconds)),
       img_s: meanStd(members.map((r) => r.stats.imagesPerSecond)),
@@ -84,16 +95,19 @@ export function groupTable(runs: RunRecord[], key: string): ComparisonTable {
       run: members.map((r) => r.id),
     };
   });
-  const columns: Column[] = [
-    ...keys.map((k): Column => ({ key: k, kind: "config" })),
-    { key, kind: "config" },
-    { key: "runs", kind: "integer" },
+  const stats: Column[] = [
     { key: "params", kind: "stat", digits: 0 },
     { key: "epochs", kind: "stat", digits: 1 },
     { key: "val_acc", kind: "stat", digits: 4, better: "high" },
     { key: "val_loss", kind: "stat", digits: 4, better: "low" },
     { key: "wall_s", kind: "stat", digits: 1, better: "low" },
     { key: "img_s", kind: "stat", digits: 0, better: "high" },
+  ];
+  const columns: Column[] = [
+    ...keys.map((k): Column => ({ key: k, kind: "config" })),
+    { key, kind: "config" },
+    { key: "runs", kind: "integer" },
+    ...withEvalColumns(stats, "val_acc", evals.map((c): Column => ({ ...c, kind: "stat" }))),
     { key: "status", kind: "text" },
     { key: "run", kind: "config", only: "machine" },
   ];

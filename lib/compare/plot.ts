@@ -143,7 +143,7 @@ export function plotSpec(runs: RunRecord[], options: PlotOptions = {}): TopLevel
  *   val_acc: 0.4 * epoch, epoch_seconds: 1, images_per_second: 100,
  * }));
  * const config = { "model.depth": 2 };
- * const run = { dir: "r", id: "r", config, metrics, summary: null, status: "completed", stats: runStats(config, metrics, null), warnings: [] };
+ * const run = { dir: "r", id: "r", config, metrics, summary: null, evals: {}, status: "completed", stats: runStats(config, metrics, null), warnings: [] };
  * const svg = await plotSvg([run]);
  * if (!svg.startsWith("<svg") || !svg.includes("validation accuracy")) throw new Error("wrong");
  * ```

@@ -1,6 +1,6 @@
 /**
  * Reading one run directory for comparison: its resolved config, the metrics rows that are
- * whole and its summary. Tolerant: a run still in progress, a row cut short, a missing or
+ * whole, its summary and its recorded evaluations. Tolerant: a run still in progress, a row cut short, a missing or
  * unparsable summary become warnings, and the run is shown with what could be read.
  */
 import { readFileSync } from "node:fs";
@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { parse as parseCsv } from "csv-parse/sync";
 import { parse as parseYaml } from "yaml";
 import { firstLine, RunError } from "../errors.ts";
+import { readEvals, type RunEvals } from "../runs/evals.ts";
 import { METRIC_COLUMNS, type MetricsRow } from "../runs/metrics.ts";
 import { RUN_FILES } from "../runs/run_dir.ts";
 import { defaultConfig } from "../config/schema.ts";
@@ -46,6 +47,8 @@ export interface RunRecord {
   metrics: MetricsRow[];
   /** summary.json, or null when missing or unreadable. */
   summary: RunSummary | null;
+  /** evals.json: what `eval` scored on whole splits (test accuracy); empty without one. */
+  evals: RunEvals;
   /** summary.json's status, or `unknown` without one. */
   status: string;
   /** The numbers the comparison table shows for it. */
@@ -84,6 +87,7 @@ export function readRun(dir: string): RunRecord {
     config,
     metrics,
     summary,
+    evals: readEvals(dir, warnings),
     status: typeof summary?.status === "string" ? summary.status : "unknown",
     stats: runStats(config, metrics, summary),
     warnings,

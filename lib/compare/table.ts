@@ -5,6 +5,7 @@
 import { UsageError } from "../errors.ts";
 import { differingKeys } from "./diff_keys.ts";
 import { configText, type ConfigValue } from "./flatten.ts";
+import { evalColumn } from "../runs/evals.ts";
 import type { RunRecord } from "./read_run.ts";
 
 /** A mean over runs with its sample standard deviation (null for fewer than two values). */
@@ -56,7 +57,8 @@ export const DEFAULT_SORT = "val_acc";
 
 /**
  * The metric columns every run has, after `run` and the differing config keys:
- * `params`, `epochs` (done; `epochs_total` in CSV/JSON), `val_acc` (best), `best_epoch`,
+ * `params`, `epochs` (done; `epochs_total` in CSV/JSON), `val_acc` (best), `best_epoch`, the
+ * recorded evaluations where some run has one (`ema_test_acc`, …: see {@linkcode evalColumns}),
  * `val_loss` (last epoch), `wall_s`, `img_s` (mean training images/s), `status`, and `dir` in
  * CSV/JSON.
  */
@@ -83,7 +85,7 @@ export const RUN_COLUMNS: readonly Column[] = [
  * import { runStats } from "./read_run.ts";
  * const run = (id: string, depth: number) => {
  *   const config = { "model.depth": depth, "train.seed": 0 };
- *   return { dir: id, id, config, metrics: [], summary: null, status: "completed", stats: runStats(config, [], null), warnings: [] };
+ *   return { dir: id, id, config, metrics: [], summary: null, evals: {}, status: "completed", stats: runStats(config, [], null), warnings: [] };
  * };
  * const table = runTable([run("a", 2), run("b", 4)]);
  * if (table.keys.join() !== "model.depth" || table.rows[1]?.["model.depth"] !== 4) throw new Error("wrong");
@@ -91,6 +93,7 @@ export const RUN_COLUMNS: readonly Column[] = [
  */
 export function runTable(runs: RunRecord[]): ComparisonTable {
   const keys = differingKeys(runs.map((r) => r.config));
+  const evals = evalColumns(runs);
   const rows = runs.map((r): Record<string, Cell> => ({
     run: r.id,
     ...Object.fromEntries(keys.map((k) => [k, r.config[k]])),
@@ -99,6 +102,7 @@ export function runTable(runs: RunRecord[]): ComparisonTable {
     epochs_total: r.stats.epochsTotal,
     val_acc: r.stats.bestValAcc,
     best_epoch: r.stats.bestEpoch,
+    ...Object.fromEntries(evals.map((c) => [c.key, evalAcc(r, c.key)])),
     val_loss: r.stats.finalValLoss,
     wall_s: r.stats.wallSeconds,
     img_s: r.stats.imagesPerSecond,
@@ -109,12 +113,66 @@ export function runTable(runs: RunRecord[]): ComparisonTable {
     columns: [
       { key: "run", kind: "text" },
       ...keys.map((key): Column => ({ key, kind: "config" })),
-      ...RUN_COLUMNS,
+      ...withEvalColumns(RUN_COLUMNS, "best_epoch", evals),
     ],
     rows,
     keys,
     configKeys: allKeys(runs),
   };
+}
+
+/** The order evaluation columns appear in: test before val, the moving average first. */
+const SPLIT_ORDER = ["test", "val", "train"];
+const CHECKPOINT_ORDER = ["ema", "best", "last"];
+
+/**
+ * The columns of recorded evaluations (evals.json, written by `eval`) that any of the runs has,
+ * e.g. `ema_test_acc` and `best_test_acc`: test first, then val; ema, best, last.
+ * @param runs runs
+ * @returns one column per split and checkpoint some run was evaluated on; none when no run was
+ * @example
+ * ```ts
+ * import { evalColumns } from "./table.ts";
+ * const at = "";
+ * const runs = [{ evals: { "test/ema": { split: "test", checkpoint: "ema" as const, epoch: 3, acc: 0.9, loss: 0.3, count: 100, backend: "wasm", at } } }];
+ * if (evalColumns(runs).map((c) => c.key).join() !== "ema_test_acc") throw new Error("wrong");
+ * ```
+ */
+export function evalColumns(runs: Pick<RunRecord, "evals">[]): Column[] {
+  const seen = new Map<string, [number, number]>();
+  for (const r of runs) {
+    for (const e of Object.values(r.evals)) {
+      seen.set(evalColumn(e), [_rank(SPLIT_ORDER, e.split), _rank(CHECKPOINT_ORDER, e.checkpoint)]);
+    }
+  }
+  return [...seen]
+    .sort(([a, [sa, ca]], [b, [sb, cb]]) => sa - sb || ca - cb || a.localeCompare(b))
+    .map(([key]): Column => ({ key, kind: "number", digits: 4, better: "high" }));
+}
+
+/**
+ * @param run a run
+ * @param column an evaluation column (`ema_test_acc`)
+ * @returns the run's accuracy for it, or null when it was not evaluated so
+ */
+export function evalAcc(run: Pick<RunRecord, "evals">, column: string): number | null {
+  return Object.values(run.evals).find((e) => evalColumn(e) === column)?.acc ?? null;
+}
+
+/**
+ * @param columns a table's columns
+ * @param after the column the evaluation columns follow
+ * @param evals the evaluation columns
+ * @returns the columns with the evaluation columns inserted after `after`
+ */
+export function withEvalColumns(columns: readonly Column[], after: string, evals: Column[]): Column[] {
+  const at = columns.findIndex((c) => c.key === after) + 1;
+  return [...columns.slice(0, at), ...evals, ...columns.slice(at)];
+}
+
+function _rank(order: string[], value: string): number {
+  const i = order.indexOf(value);
+  return i < 0 ? order.length : i;
 }
 
 /**

@@ -32,7 +32,15 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   }
   closeSync(fd);
   _killHook();
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    // A folder in the file's place, say: the old path stays as it was, without a stray temp file.
+    try {
+      unlinkSync(tmp);
+    } catch { /* already gone */ }
+    throw new RunError(`cannot write ${path}: ${fileErrorReason(err)}`, { cause: err });
+  }
   _syncDir(dirname(path));
 }
 

@@ -15,6 +15,7 @@ import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
+import { recordEval } from "./evals.ts";
 import { firstDifference, RESUMABLE_KEYS, trajectoryHash } from "./resume_rules.ts";
 import { RUN_FILES } from "./run_dir.ts";
 import { readSafetensorsHeader } from "./safetensors.ts";
@@ -36,6 +37,11 @@ export interface EvaluateRunOptions {
   backend?: BackendName;
   /** Examples per forward pass; the config's `train.eval_batch_size` by default. */
   batchSize?: number;
+  /**
+   * Keep the result in the run's evals.json (true by default), where `compare` shows it. Only an
+   * evaluation of the whole split is kept: one with `limit` never is.
+   */
+  record?: boolean;
 }
 
 /** What `eval` prints. */
@@ -54,13 +60,17 @@ export interface EvaluateRunResult {
   count: number;
   /** The tfjs backend it ran on. */
   backend: BackendInfo["name"];
+  /** The evals.json it was recorded in; null when it was not (a limit, or `record: false`). */
+  recorded: string | null;
+  /** Why it could not be recorded (a read-only run directory); the result stands regardless. */
+  recordError?: string;
 }
 
 /**
  * Loads a run's config and checkpoint into a fresh model and evaluates it.
  * @param runDir a run directory written by {@linkcode runExperiment}
  * @param options which checkpoint and split, how many examples, where to write predictions
- * @returns loss, accuracy and count
+ * @returns loss, accuracy and count, and the evals.json that keeps them
  * @throws {UsageError} when runDir is not a run directory; {@linkcode CheckpointError} when its
  *   checkpoint is unreadable or does not fit
  * @example
@@ -77,6 +87,7 @@ export interface EvaluateRunResult {
  * const { runDir } = await runExperiment(config, { runsDir: Deno.makeTempDirSync() });
  * const result = await evaluateRun(runDir, { checkpoint: "last", split: "test" });
  * if (result.count !== 16 || result.epoch !== 1 || !(result.acc >= 0 && result.acc <= 1)) throw new Error("wrong");
+ * if (result.recorded !== `${runDir}/evals.json`) throw new Error("not kept for compare");
  * ```
  */
 export async function evaluateRun(runDir: string, options: EvaluateRunOptions = {}): Promise<EvaluateRunResult> {
@@ -91,7 +102,7 @@ export async function evaluateRun(runDir: string, options: EvaluateRunOptions = 
     if (options.predictions !== undefined) {
       _writePredictions(options.predictions, set.sourceIndex, set.labels, r.logits!, r.count);
     }
-    return {
+    const result: EvaluateRunResult = {
       split: run.split,
       checkpoint: run.checkpoint,
       epoch: run.epoch,
@@ -99,7 +110,25 @@ export async function evaluateRun(runDir: string, options: EvaluateRunOptions = 
       acc: r.acc,
       count: r.count,
       backend: run.backend.name,
+      recorded: null,
     };
+    if (options.record !== false && options.limit === undefined && r.count > 0) {
+      try {
+        result.recorded = recordEval(runDir, {
+          split: run.split,
+          checkpoint: options.checkpoint ?? "best",
+          epoch: run.epoch,
+          acc: r.acc,
+          loss: r.loss,
+          count: r.count,
+          backend: run.backend.name,
+          at: new Date().toISOString(),
+        });
+      } catch (err) {
+        result.recordError = firstLine(err);
+      }
+    }
+    return result;
   } finally {
     model.dispose();
   }
@@ -137,7 +166,7 @@ export interface OpenedRun {
  */
 export async function openRunCheckpoint(
   runDir: string,
-  options: Omit<EvaluateRunOptions, "limit" | "predictions"> = {},
+  options: Omit<EvaluateRunOptions, "limit" | "predictions" | "record"> = {},
 ): Promise<OpenedRun> {
   if (!existsSync(runDir) || !statSync(runDir).isDirectory()) {
     throw new UsageError(`${runDir}: no such run directory`);

@@ -9,6 +9,7 @@ export const RUN_FILES = {
   metrics: "metrics.csv",
   summary: "summary.json",
   env: "env.json",
+  evals: "evals.json",
   checkpoints: "checkpoints",
   last: "checkpoints/last.safetensors",
   best: "checkpoints/best.safetensors",
