@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { keysMarkdown, keysTableOf, normaliseTable, withKeysTable } from "../lib/config/describe.ts";
 import { SCHEMA } from "../lib/config/schema.ts";
-import { PROJECT_ROOT } from "./_helpers.ts";
+import { PROJECT_ROOT, vitlab } from "./_helpers.ts";
 
 const read = (path: string) => Deno.readTextFileSync(join(PROJECT_ROOT, path));
 const README = read("README.md");
@@ -87,5 +87,22 @@ Deno.test("relative links in the README and docs/ point at files that exist", ()
         `${name} links ${target}, which does not exist`,
       );
     }
+  }
+});
+
+Deno.test("docs/results.md's compare tables are what compare prints for the kept run records", async () => {
+  // Each table follows the command that prints it, and ends at <!-- /compare -->.
+  const page = read("docs/results.md");
+  const blocks = [...page.matchAll(/<!-- deno task compare (.+?) -->\n([\s\S]*?)<!-- \/compare -->/g)];
+  assert.ok(blocks.length >= 1, `docs/results.md has ${blocks.length} compare tables`);
+  for (const [, args, body] of blocks) {
+    const r = await vitlab("compare", ...args!.split(" "), "--format", "md");
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "", `compare ${args}: warnings about the kept records`);
+    assert.deepEqual(
+      normaliseTable(body!),
+      normaliseTable(r.stdout),
+      `docs/results.md: the table after <!-- deno task compare ${args} --> is not what it prints now`,
+    );
   }
 });
