@@ -63,7 +63,7 @@ export async function bench(configPaths: string[], flags: BenchFlags): Promise<v
     if (torch) {
       const gflops = trainGflopPerImage(vitShapeFromConfig(config)) * torch.images_per_second;
       const line: Line = { config: path, backend: "pytorch", batch: config.train.batch_size, ...torch };
-      line.achieved_gflops = roundTo(gflops, 2);
+      line.achieved_gflops = Number(gflops.toPrecision(4));
       if (peak !== null) line.of_machine_peak = roundTo(gflops / peak, 3);
       emit(line);
     }

@@ -124,7 +124,8 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     ms_per_step: roundTo(ms, 2),
     images_per_second: roundTo(ips, 1),
     model_gflop_per_image: roundTo(gflop, 6),
-    achieved_gflops: roundTo(gflop * ips, 2),
+    // Significant digits, not decimals: a smoke-size model on the cpu backend does a few MFLOP/s.
+    achieved_gflops: Number((gflop * ips).toPrecision(4)),
     peak_tensors: peak,
     rss_mb: roundTo(Deno.memoryUsage().rss / 2 ** 20, 1),
     data_ms_per_batch: roundTo(dataMs, 2),

@@ -9,6 +9,7 @@ import { parse as parseCsv } from "csv-parse/sync";
 import { parse as parseYaml } from "yaml";
 import { firstLine, RunError } from "../errors.ts";
 import { readEvals, type RunEvals } from "../runs/evals.ts";
+import { readJsonObject } from "../runs/json_file.ts";
 import { METRIC_COLUMNS, type MetricsRow } from "../runs/metrics.ts";
 import { RUN_FILES } from "../runs/run_dir.ts";
 import { defaultConfig } from "../config/schema.ts";
@@ -200,22 +201,7 @@ function _readMetrics(path: string, warnings: string[]): MetricsRow[] {
 }
 
 function _readSummary(path: string, warnings: string[]): RunSummary | null {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code !== "ENOENT") warnings.push(`${path}: cannot read (${code ?? (err as Error).message})`);
-    return null;
-  }
-  try {
-    const value = JSON.parse(text);
-    if (value !== null && typeof value === "object" && !Array.isArray(value)) return value as RunSummary;
-    warnings.push(`${path}: not a JSON object; status unknown`);
-  } catch (err) {
-    warnings.push(`${path}: not valid JSON (${(err as Error).message}); status unknown`);
-  }
-  return null;
+  return readJsonObject(path, warnings, "status unknown") as RunSummary | null;
 }
 
 function _num(value: unknown): number | null {

@@ -4,9 +4,9 @@
  * give its mean over seeds. Keyed `<split>/<checkpoint>` ("test/ema"): a new evaluation of the
  * same checkpoint on the same split replaces the old one.
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "./atomic.ts";
+import { readJsonObject } from "./json_file.ts";
 import { RUN_FILES } from "./run_dir.ts";
 
 /** The checkpoints `eval` can score. */
@@ -66,25 +66,8 @@ export function evalColumn(record: Pick<EvalRecord, "split" | "checkpoint">): st
  */
 export function readEvals(runDir: string, warnings: string[] = []): RunEvals {
   const path = join(runDir, RUN_FILES.evals);
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code !== "ENOENT") warnings.push(`${path}: cannot read (${code ?? (err as Error).message})`);
-    return {};
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    warnings.push(`${path}: not valid JSON (${(err as Error).message}); no test scores`);
-    return {};
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    warnings.push(`${path}: not a JSON object; no test scores`);
-    return {};
-  }
+  const value = readJsonObject(path, warnings, "no test scores");
+  if (value === null) return {};
   const evals: RunEvals = {};
   for (const [key, record] of Object.entries(value)) {
     if (_isRecord(record) && key === `${record.split}/${record.checkpoint}`) evals[key] = record;
