@@ -1,7 +1,8 @@
 /**
  * Reading one run directory for comparison: its resolved config, the metrics rows that are
- * whole, its summary and its recorded evaluations. Tolerant: a run still in progress, a row cut short, a missing or
- * unparsable summary become warnings, and the run is shown with what could be read.
+ * whole, its summary and its recorded evaluations. Tolerant: a run still in progress, a row cut
+ * short, a missing or unparsable summary become warnings, and the run is shown with what could
+ * be read.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
