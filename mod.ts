@@ -51,7 +51,14 @@ export {
 } from "./lib/runs/experiment.ts";
 export { RESUMABLE_KEYS } from "./lib/runs/resume_rules.ts";
 export { evaluateRun, type EvaluateRunOptions, type EvaluateRunResult } from "./lib/runs/evaluate_run.ts";
-export { type EvalCheckpoint, evalColumn, type EvalRecord, readEvals, type RunEvals } from "./lib/runs/evals.ts";
+export {
+  EVAL_CHECKPOINTS,
+  type EvalCheckpoint,
+  evalColumn,
+  type EvalRecord,
+  readEvals,
+  type RunEvals,
+} from "./lib/runs/evals.ts";
 export type { RunStatus, RunSummary } from "./lib/runs/summary.ts";
 export { EMA_COLUMNS, METRIC_COLUMNS, type MetricsRow } from "./lib/runs/metrics.ts";
 export { RUN_FILES } from "./lib/runs/run_dir.ts";

@@ -2,6 +2,7 @@
 import { type Command, Option } from "commander";
 import { type BackendName, BACKENDS } from "../lib/config/schema.ts";
 import { UsageError } from "../lib/errors.ts";
+import { EVAL_CHECKPOINTS, type EvalCheckpoint } from "../lib/runs/evals.ts";
 
 /** The raw flags {@linkcode addCheckpointOptions} declares. */
 export interface CheckpointFlags {
@@ -14,7 +15,7 @@ export interface CheckpointFlags {
 
 /** Those flags checked and typed, absent ones left out. */
 export interface CheckpointChoice {
-  checkpoint: "best" | "last" | "ema";
+  checkpoint: EvalCheckpoint;
   split: "train" | "val" | "test";
   limit?: number;
   backend?: BackendName;
@@ -44,7 +45,7 @@ export function parseCheckpointFlags(flags: CheckpointFlags): CheckpointChoice {
   const limit = flags.limit === undefined ? undefined : positiveInt("--limit", flags.limit);
   const batchSize = flags.batchSize === undefined ? undefined : positiveInt("--batch-size", flags.batchSize);
   return {
-    checkpoint: oneOf("--checkpoint", flags.checkpoint, ["best", "last", "ema"] as const),
+    checkpoint: oneOf("--checkpoint", flags.checkpoint, EVAL_CHECKPOINTS),
     split: oneOf("--split", flags.split, ["train", "val", "test"] as const),
     ...(limit !== undefined ? { limit } : {}),
     ...(backend !== undefined ? { backend } : {}),

@@ -9,8 +9,18 @@ import { writeFileAtomic } from "./atomic.ts";
 import { readJsonObject } from "./json_file.ts";
 import { RUN_FILES } from "./run_dir.ts";
 
-/** The checkpoints `eval` can score. */
-export type EvalCheckpoint = "best" | "last" | "ema";
+/**
+ * The checkpoints `eval` can score.
+ * @example
+ * ```ts
+ * import { EVAL_CHECKPOINTS } from "./evals.ts";
+ * if (!EVAL_CHECKPOINTS.includes("ema")) throw new Error("wrong");
+ * ```
+ */
+export const EVAL_CHECKPOINTS = ["best", "last", "ema"] as const;
+
+/** One of {@linkcode EVAL_CHECKPOINTS}. */
+export type EvalCheckpoint = typeof EVAL_CHECKPOINTS[number];
 
 /** One evaluation of a checkpoint on a whole split. */
 export interface EvalRecord {
@@ -70,7 +80,7 @@ export function readEvals(runDir: string, warnings: string[] = []): RunEvals {
   if (value === null) return {};
   const evals: RunEvals = {};
   for (const [key, record] of Object.entries(value)) {
-    if (_isRecord(record) && key === `${record.split}/${record.checkpoint}`) evals[key] = record;
+    if (_isRecord(record) && key === _key(record)) evals[key] = record;
     else warnings.push(`${path}: entry '${key}' is not an evaluation; ignored`);
   }
   return evals;
@@ -87,16 +97,20 @@ export function recordEval(runDir: string, record: EvalRecord): string {
   const path = join(runDir, RUN_FILES.evals);
   // A damaged evals.json is replaced rather than kept: every entry it held can be re-evaluated.
   const evals = readEvals(runDir);
-  evals[`${record.split}/${record.checkpoint}`] = record;
+  evals[_key(record)] = record;
   const sorted = Object.fromEntries(Object.entries(evals).sort(([a], [b]) => a.localeCompare(b)));
   writeFileAtomic(path, JSON.stringify(sorted, null, 2) + "\n");
   return path;
 }
 
+function _key(record: EvalRecord): string {
+  return `${record.split}/${record.checkpoint}`;
+}
+
 function _isRecord(value: unknown): value is EvalRecord {
   if (value === null || typeof value !== "object") return false;
   const r = value as Record<string, unknown>;
-  return typeof r.split === "string" && ["best", "last", "ema"].includes(r.checkpoint as string) &&
+  return typeof r.split === "string" && (EVAL_CHECKPOINTS as readonly unknown[]).includes(r.checkpoint) &&
     typeof r.acc === "number" && typeof r.loss === "number" && typeof r.count === "number" &&
     (r.epoch === null || typeof r.epoch === "number");
 }
