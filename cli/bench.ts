@@ -6,7 +6,7 @@ import { loadConfig } from "../lib/config/load.ts";
 import { type BackendName, BACKENDS } from "../lib/config/schema.ts";
 import { UsageError } from "../lib/errors.ts";
 import { vitShapeFromConfig } from "../lib/model/vit.ts";
-import { roundTo } from "../lib/stats.ts";
+import { roundSignificant, roundTo } from "../lib/stats.ts";
 import { say } from "./progress.ts";
 
 /** Flags of `bench`. */
@@ -63,7 +63,7 @@ export async function bench(configPaths: string[], flags: BenchFlags): Promise<v
     if (torch) {
       const gflops = trainGflopPerImage(vitShapeFromConfig(config)) * torch.images_per_second;
       const line: Line = { config: path, backend: "pytorch", batch: config.train.batch_size, ...torch };
-      line.achieved_gflops = Number(gflops.toPrecision(4));
+      line.achieved_gflops = roundSignificant(gflops, 4);
       if (peak !== null) line.of_machine_peak = roundTo(gflops / peak, 3);
       emit(line);
     }

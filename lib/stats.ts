@@ -19,3 +19,13 @@ export function roundTo(x: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(x * f) / f;
 }
+
+/**
+ * @param x a number
+ * @param digits significant digits to keep
+ * @returns x to `digits` significant digits: a rate of a few MFLOP/s keeps its digits where
+ *   `roundTo` would give 0
+ */
+export function roundSignificant(x: number, digits: number): number {
+  return Number(x.toPrecision(digits));
+}

@@ -14,7 +14,7 @@ import { batchTensors, hostBatch } from "../data/batch.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
 import { Rng } from "../random.ts";
-import { median, roundTo } from "../stats.ts";
+import { median, roundSignificant, roundTo } from "../stats.ts";
 import { Trainer } from "../train/trainer.ts";
 import { trainGflopPerImage } from "./flops.ts";
 import { type KernelCounts, startKernelCount } from "./kernel_count.ts";
@@ -125,7 +125,7 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     images_per_second: roundTo(ips, 1),
     model_gflop_per_image: roundTo(gflop, 6),
     // Significant digits, not decimals: a smoke-size model on the cpu backend does a few MFLOP/s.
-    achieved_gflops: Number((gflop * ips).toPrecision(4)),
+    achieved_gflops: roundSignificant(gflop * ips, 4),
     peak_tensors: peak,
     rss_mb: roundTo(Deno.memoryUsage().rss / 2 ** 20, 1),
     data_ms_per_batch: roundTo(dataMs, 2),

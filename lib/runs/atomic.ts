@@ -25,10 +25,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     fsyncSync(fd);
   } catch (err) {
     closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch { /* the temporary file may not exist */ }
-    throw new RunError(`cannot write ${path}: ${fileErrorReason(err)}`, { cause: err });
+    throw discardTemp(tmp, path, err);
   }
   closeSync(fd);
   _killHook();
@@ -36,12 +33,17 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     renameSync(tmp, path);
   } catch (err) {
     // A folder in the file's place, say: the old path stays as it was, without a stray temp file.
-    try {
-      unlinkSync(tmp);
-    } catch { /* already gone */ }
-    throw new RunError(`cannot write ${path}: ${fileErrorReason(err)}`, { cause: err });
+    throw discardTemp(tmp, path, err);
   }
   _syncDir(dirname(path));
+}
+
+/** Removes a failed write's temporary file and gives the error to throw for `path`. */
+function discardTemp(tmp: string, path: string, err: unknown): RunError {
+  try {
+    unlinkSync(tmp);
+  } catch { /* it may not exist */ }
+  return new RunError(`cannot write ${path}: ${fileErrorReason(err)}`, { cause: err });
 }
 
 let _writes = 0;

@@ -15,7 +15,7 @@ import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
 import { evaluate } from "../train/evaluate.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
-import { recordEval } from "./evals.ts";
+import { type EvalCheckpoint, recordEval } from "./evals.ts";
 import { firstDifference, RESUMABLE_KEYS, trajectoryHash } from "./resume_rules.ts";
 import { RUN_FILES } from "./run_dir.ts";
 import { readSafetensorsHeader } from "./safetensors.ts";
@@ -26,7 +26,7 @@ export interface EvaluateRunOptions {
    * `best` (the epoch with the best validation accuracy, the default), `last`, or `ema` (the
    * moving average of the weights after the last epoch, when `train.ema_decay` > 0).
    */
-  checkpoint?: "best" | "last" | "ema";
+  checkpoint?: EvalCheckpoint;
   /** The split to evaluate on; `val` by default. */
   split?: SplitName;
   /** Evaluate only the first N examples of the split. */
@@ -116,7 +116,7 @@ export async function evaluateRun(runDir: string, options: EvaluateRunOptions = 
       try {
         result.recorded = recordEval(runDir, {
           split: run.split,
-          checkpoint: options.checkpoint ?? "best",
+          checkpoint: run.which,
           epoch: run.epoch,
           acc: r.acc,
           loss: r.loss,
@@ -140,6 +140,8 @@ export interface OpenedRun {
   config: Config;
   /** Path of the checkpoint file loaded. */
   checkpoint: string;
+  /** Which of the run's checkpoints that is (`best` when none was asked for). */
+  which: EvalCheckpoint;
   /** The one-based epoch the checkpoint was saved at, from its metadata; null when it has none. */
   epoch: number | null;
   /** The split's name. */
@@ -197,7 +199,7 @@ export async function openRunCheckpoint(
   try {
     const meta = loadCheckpoint(ckpt, model);
     const epoch = meta.epoch ? Number(meta.epoch) : null;
-    return { config, checkpoint: ckpt, epoch, split, set, model, backend, batchSize: batch };
+    return { config, checkpoint: ckpt, which, epoch, split, set, model, backend, batchSize: batch };
   } catch (err) {
     model.dispose();
     throw err;
