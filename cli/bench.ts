@@ -91,9 +91,9 @@ export function profileTable(l: Line): string {
   }
   const name = _configName(l);
   return [
-    `\n${name} on ${l.backend}: one step's kernels, ${total.toFixed(1)} ms of own time in all (the rest: ${
-      rows.length - shown.length
-    } kinds)\n`,
+    `\n${name} on ${l.backend}: one step's kernels, ${total.toFixed(1)} ms of own time in all${
+      typeof l.profiled_step_ms === "number" ? ` of a ${l.profiled_step_ms.toFixed(1)} ms step` : ""
+    } (the rest: ${rows.length - shown.length} kinds)\n`,
     "| kernel | runs | ms | share |",
     "| --- | --- | --- | --- |",
     ...shown,

@@ -123,7 +123,9 @@ Deno.test("--profile: the counted step's kernels by name add up to its count, mo
   // Own times: a kernel run inside another (a gradient's kernels) is not counted in both, so the
   // total stays under one step's wall time.
   const own = rows.reduce((a, x) => a + x.ms, 0);
-  assert.ok(own > 0 && own < r.ms_per_step * 1.5, `${own} ms of kernels in a ${r.ms_per_step} ms step`);
+  // Against the counted step's own wall time, not the timed steps' median: a loaded machine
+  // makes one step take twice another.
+  assert.ok(own > 0 && own <= r.profiled_step_ms! + 0.05, `${own} ms of kernels in a ${r.profiled_step_ms} ms step`);
   const plain = await benchTraining(config, { backend: "wasm", steps: 2, warmup: 1 });
   assert.equal(plain.kernel_profile, undefined);
 });

@@ -71,6 +71,8 @@ export interface BenchResult {
    * micro-batches run on replicas): runs and own milliseconds in that step.
    */
   kernel_profile?: { kernel: string; count: number; ms: number }[];
+  /** With `profile`: the counted step's own wall time in ms, which its kernels' own times add up under. */
+  profiled_step_ms?: number;
 }
 
 /** Options of {@linkcode benchTraining}. */
@@ -137,7 +139,7 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     update_ms_per_step: roundTo(split.update, 2),
     other_kernels_ms_per_step: roundTo(Math.max(0, ms - split.batch - split.wait - split.update - (alone?.ms ?? 0)), 2),
     ..._kernelFields(counts, ms),
-    ...(o.profile ? { kernel_profile: kernelProfile(counts) } : {}),
+    ...(o.profile ? { kernel_profile: kernelProfile(counts), profiled_step_ms: roundTo(counts.wallMs, 2) } : {}),
   };
 }
 
@@ -230,7 +232,7 @@ async function _timeSteps(trainer: Trainer, o: BenchOptions, backend: string): P
   let last = 0;
   let products: ProductShape[] = [];
   let stopCount: (() => KernelCounts) | null = null;
-  let counts: KernelCounts = { kernels: 0, byName: {} };
+  let counts: KernelCounts = { kernels: 0, byName: {}, wallMs: 0 };
   let split = { batch: 0, wait: 0, update: 0 };
   const replicas = await trainer.startReplicas(backend as Exclude<BackendName, "auto">);
   const t = trainer.timings;

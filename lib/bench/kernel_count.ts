@@ -34,6 +34,8 @@ export interface KernelCounts {
    * and dispatch, not the GPU's work.
    */
   byName: Record<string, { count: number; ms: number }>;
+  /** Wall time from the start of counting to its stop, in ms: what the own times add up under. */
+  wallMs: number;
 }
 
 interface _Engine {
@@ -63,7 +65,8 @@ interface _WebgpuData {
 export function startKernelCount(): () => KernelCounts {
   const engine = tf.engine() as unknown as _Engine;
   const webgpu = tf.getBackend() === "webgpu" ? (tf.backend() as unknown as _WebgpuData) : null;
-  const counts: KernelCounts = { kernels: 0, byName: {} };
+  const counts: KernelCounts = { kernels: 0, byName: {}, wallMs: 0 };
+  const started = performance.now();
   // Time spent in kernels run inside the current one, so that each kernel gets its own time only.
   const inner: number[] = [];
   const cpu: Record<string, number> = {};
@@ -102,6 +105,7 @@ export function startKernelCount(): () => KernelCounts {
     };
   }
   return () => {
+    counts.wallMs = performance.now() - started;
     if (original) Object.defineProperty(engine, "runKernel", original);
     else delete (engine as Partial<_Engine>).runKernel;
     if (!webgpu) return counts;
