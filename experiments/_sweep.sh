@@ -14,7 +14,8 @@
 #   JOBS      runs at a time (default 1). wasm trains on one core, so up to the core count helps
 #   COMPARE   more `compare` arguments, e.g. COMPARE="--format md --plot sweep.svg" (paths in
 #             it are relative to the repository root, as for any deno task)
-#   GFLOPS    the sustained speed the estimate assumes per job (see experiments/estimate.ts)
+#   GFLOPS    the speed the estimate assumes per job; unset, the base config is timed here first
+#             with bench (see experiments/estimate.ts)
 #   DENO      the deno binary (default: deno on PATH)
 set -euo pipefail
 
@@ -87,6 +88,22 @@ sweep_one() {
 export -f sweep_one
 export DENO CONFIG RUNS_DIR NAME
 
+# bench's JSON line for the base config with the sweep's --set and --backend arguments: the
+# speed the estimate assumes, timed on this machine with the backend, replicas and micro-batches
+# the runs will use (a few seconds). Fails, printing nothing, when the config cannot be timed.
+base_speed() {
+  local args=() i=0 word
+  while [ "$i" -lt "${#SWEEP_EXTRA[@]}" ]; do
+    word=${SWEEP_EXTRA[$i]}
+    case $word in
+    --set | --backend) args+=("$word" "${SWEEP_EXTRA[$((i + 1))]:-}") && i=$((i + 1)) ;;
+    --set=* | --backend=*) args+=("$word") ;;
+    esac
+    i=$((i + 1))
+  done
+  "$DENO" task -q bench "$CONFIG" "${args[@]}" --steps 5 --warmup 2 --format json 2>/dev/null | tail -n 1 | grep '^{'
+}
+
 # Prints the estimate, runs RUNS, then compares them. Arguments: more exp arguments for every run.
 sweep() {
   SWEEP_EXTRA+=("$@")
@@ -99,8 +116,13 @@ sweep() {
   done
 
   echo "$NAME: ${#RUNS[@]} runs of $CONFIG into $RUNS_DIR/$NAME, $JOBS at a time" >&2
+  local measured=()
+  if [ -z "${GFLOPS:-}" ]; then
+    local speed
+    speed=$(base_speed) && measured=(--measured "$speed")
+  fi
   printf '%s\n' "${lines[@]#* }" |
-    "$DENO" run --allow-read --allow-env "$SWEEP_HERE/estimate.ts" "$CONFIG" --jobs "$JOBS" >&2
+    "$DENO" run --allow-read --allow-env "$SWEEP_HERE/estimate.ts" "$CONFIG" --jobs "$JOBS" "${measured[@]}" >&2
 
   local start=$SECONDS dirs=() out xargs_pid
   out=$(mktemp)

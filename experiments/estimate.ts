@@ -9,9 +9,12 @@
  * The model: training an image costs three forward passes, a forward pass costs the matmul
  * FLOPs of the ViT (patch embedding, qkv, attention, projection, MLP, head; counted by
  * lib/config/size.ts), validation one forward pass per image; plus a fixed cost per optimizer
- * step and per run. The speed assumed is that of the wasm backend on one core of a 2-core x86
- * CPU (a run uses one core), measured on vit-small and vit-tiny runs; GFLOPS=… sets another.
- * It is a rough guide, not a promise: a GPU backend is much faster, a busy machine slower.
+ * step and per run. The speed: `--measured` passes the line `deno task bench … --format json`
+ * printed for the sweep's base config on this machine (the sweep scripts time it first), so the
+ * backend, replicas and micro-batches the runs will use are in it; every run's FLOPs are then
+ * counted at that rate. Without it (or with GFLOPS=…, which wins), the speed of the wasm
+ * backend on one core of a 2-core x86 CPU. It is a rough guide, not a promise: a busy machine
+ * is slower, and small models do worse per FLOP than the base config's rate says.
  */
 import { loadConfig } from "../lib/config/load.ts";
 import type { Config } from "../lib/config/schema.ts";
@@ -47,6 +50,8 @@ export function forwardFlops(config: Config): number {
 /**
  * @param config a resolved config
  * @param gflops the speed assumed
+ * @param stepSeconds the cost of an optimizer step beyond its FLOPs (0 when the speed was
+ *   measured on whole steps)
  * @returns estimated seconds the run takes
  * @example
  * ```ts
@@ -55,7 +60,7 @@ export function forwardFlops(config: Config): number {
  * if (estimateSeconds(configFromObject({ data: { dataset: "mnist" } }, [])) <= RUN_SECONDS) throw new Error("too fast");
  * ```
  */
-export function estimateSeconds(config: Config, gflops = DEFAULT_GFLOPS): number {
+export function estimateSeconds(config: Config, gflops = DEFAULT_GFLOPS, stepSeconds = STEP_SECONDS): number {
   const total = config.data.dataset === "mnist" ? 60000 : config.data.synthetic_size;
   const used = config.data.subset > 0 ? Math.min(config.data.subset, total) : total;
   const val = Math.round(used * config.data.val_fraction);
@@ -63,8 +68,41 @@ export function estimateSeconds(config: Config, gflops = DEFAULT_GFLOPS): number
   const size = vitSizeFromConfig(config);
   const train = vitTrainFlops(size);
   const forward = vitForwardFlops(size);
-  const epoch = (steps * config.train.batch_size * train + val * forward) / (gflops * 1e9) + steps * STEP_SECONDS;
+  const epoch = (steps * config.train.batch_size * train + val * forward) / (gflops * 1e9) + steps * stepSeconds;
   return RUN_SECONDS + config.train.epochs * epoch;
+}
+
+/** A speed timed on this machine: what the estimate assumes when the sweep could time its base config. */
+export interface MeasuredSpeed {
+  /** Sustained GFLOP/s of one run: images/s × the training GFLOP of one image. */
+  gflops: number;
+  imagesPerSecond: number;
+  backend: string;
+  /** Cores one run keeps busy: its replicas. */
+  replicas: number;
+}
+
+/**
+ * @param line one JSON line of `deno task bench CONFIG --format json`
+ * @returns the speed it measured
+ * @throws {Error} when the line is not such a record
+ * @example
+ * ```ts
+ * import { measuredSpeed } from "./estimate.ts";
+ * const s = measuredSpeed('{"backend":"blas","replicas":2,"images_per_second":500,"model_gflop_per_image":0.07}');
+ * if (Math.abs(s.gflops - 35) > 1e-9 || s.replicas !== 2) throw new Error(JSON.stringify(s));
+ * ```
+ */
+export function measuredSpeed(line: string): MeasuredSpeed {
+  const r = JSON.parse(line) as Record<string, unknown>;
+  const ips = r.images_per_second, gflop = r.model_gflop_per_image, replicas = r.replicas ?? 1;
+  if (typeof ips !== "number" || !(ips > 0) || typeof gflop !== "number" || !(gflop > 0)) {
+    throw new Error(`expected images_per_second and model_gflop_per_image > 0 in bench's record: ${line}`);
+  }
+  if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 1) {
+    throw new Error(`expected replicas ≥ 1 in bench's record: ${line}`);
+  }
+  return { gflops: ips * gflop, imagesPerSecond: ips, backend: String(r.backend ?? "?"), replicas };
 }
 
 /**
@@ -107,10 +145,25 @@ function _main(args: string[]): number {
   const j = args.indexOf("--jobs");
   const jobs = j >= 0 ? Number(args[j + 1]) : 1;
   if (config === undefined || !Number.isInteger(jobs) || jobs < 1) {
-    console.error("usage: estimate.ts CONFIG [--jobs N] [--slurm] < runs (one line of exp arguments per run)");
+    console.error(
+      "usage: estimate.ts CONFIG [--jobs N] [--slurm] [--measured BENCH_JSON] < runs (one line of exp arguments per run)",
+    );
     return 2;
   }
-  const gflops = Number(Deno.env.get("GFLOPS") ?? DEFAULT_GFLOPS);
+  const m = args.indexOf("--measured");
+  const given = Deno.env.get("GFLOPS");
+  let measured: MeasuredSpeed | null = null;
+  if (m >= 0 && !given) {
+    try {
+      measured = measuredSpeed(args[m + 1] ?? "");
+    } catch (err) {
+      console.error(`estimate: --measured: ${err instanceof Error ? err.message : String(err)}`);
+      return 2;
+    }
+  }
+  const gflops = measured ? measured.gflops : Number(given ?? DEFAULT_GFLOPS);
+  // A measured rate was timed on whole steps: their fixed cost is already in it.
+  const stepSeconds = measured ? 0 : STEP_SECONDS;
   const lines = new TextDecoder().decode(_readAll()).split("\n")
     .filter((l) => l.trim());
   const seconds: number[] = [];
@@ -125,7 +178,7 @@ function _main(args: string[]): number {
     }
     try {
       const c = loadConfig(config, { overrides, ...(name !== undefined ? { name } : {}) });
-      const s = estimateSeconds(c, gflops);
+      const s = estimateSeconds(c, gflops, stepSeconds);
       seconds.push(s);
       const label = overrides.join(" ") || "(the config as it is)";
       console.log(`  ${label.padEnd(48)} ~${humanDuration(s)}`);
@@ -136,7 +189,8 @@ function _main(args: string[]): number {
     }
   }
   const sequential = seconds.reduce((a, b) => a + b, 0);
-  const cores = navigator.hardwareConcurrency || 1;
+  // A run with replicas keeps that many cores busy: fewer of them fit side by side.
+  const cores = Math.max(1, (navigator.hardwareConcurrency || 1) / (measured?.replicas ?? 1));
   // A Slurm array task gets CPUs of its own (--cpus-per-task), so its tasks do not share this
   // machine's cores: only the number at a time counts.
   const slurm = args.includes("--slurm");
@@ -144,10 +198,19 @@ function _main(args: string[]): number {
     ? ""
     : slurm
     ? `; as a Slurm array, ${jobs} tasks at a time ~${humanDuration(sweepSeconds(seconds, jobs, jobs))}`
-    : `; with JOBS=${jobs} on ${cores} cores ~${humanDuration(sweepSeconds(seconds, jobs, cores))}`;
+    : `; with JOBS=${jobs} on ${navigator.hardwareConcurrency || 1} cores ~${
+      humanDuration(sweepSeconds(seconds, jobs, cores))
+    }`;
+  const speed = measured
+    ? `the base config timed here at ${Math.round(measured.imagesPerSecond)} images/s on ${measured.backend}` +
+      `${measured.replicas > 1 ? ` with ${measured.replicas} replicas` : ""}, ${
+        measured.gflops.toFixed(1)
+      } GFLOP/s a run`
+    : `${gflops} GFLOP/s per run${given ? "" : " as wasm on one CPU core"}`;
   console.log(
-    `estimate: ~${humanDuration(sequential)} one run after another${parallel} ` +
-      `(rough: ${gflops} GFLOP/s per run as wasm on one CPU core; set GFLOPS= for your machine)`,
+    `estimate: ~${
+      humanDuration(sequential)
+    } one run after another${parallel} (rough: ${speed}; set GFLOPS= to assume another speed)`,
   );
   return 0;
 }

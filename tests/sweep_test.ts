@@ -92,6 +92,8 @@ Deno.test("patch-size.sh end to end: tiny runs two at a time, then the compare t
   // The estimate comes first, then each run's progress, prefixed with its overrides.
   const estimate = r.stderr.indexOf("estimate: ~");
   assert.ok(estimate >= 0 && estimate < r.stderr.indexOf("[model.patch_size=4] "), r.stderr);
+  // Its speed was timed here on the base config (bench), not assumed.
+  assert.match(r.stderr, /estimate: .*\(rough: the base config timed here at \d+ images\/s on (wasm|blas|cpu)/);
   assert.match(r.stderr, /^\[model\.patch_size=8\] epoch 1\/1 /m);
   assert.match(r.stderr, /patch-size: 2 of 2 runs finished in \dm\d\ds/);
   // stdout is the compare table alone.
@@ -115,10 +117,12 @@ Deno.test("seeds.sh: the per-run table, then mean ± std over the seeds; argumen
   const runs = join(tempDir(), "runs");
   const r = await script(
     "seeds.sh",
-    { CONFIG: TINY.CONFIG, SEEDS: "0 1", RUNS_DIR: runs, COMPARE: "--format csv" },
+    { CONFIG: TINY.CONFIG, SEEDS: "0 1", RUNS_DIR: runs, COMPARE: "--format csv", GFLOPS: "2.5" },
     ["--set", "data.synthetic_size=64", "--set", "train.epochs=1"],
   );
   assert.equal(r.code, 0, r.stderr);
+  // GFLOPS= is the speed assumed: nothing is timed.
+  assert.match(r.stderr, /estimate: .*\(rough: 2\.5 GFLOP\/s per run; set GFLOPS=/);
   const [perRun, grouped] = r.stdout.split(/\n(?=model\.|train\.seed,)/);
   const a = parseCsv(perRun!, { columns: true }) as Record<string, string>[];
   assert.deepEqual(a.map((row) => row["train.seed"]).sort(), ["0", "1"]);
