@@ -16,6 +16,7 @@
  * backend on one core of a 2-core x86 CPU. It is a rough guide, not a promise: a busy machine
  * is slower, and small models do worse per FLOP than the base config's rate says.
  */
+import { DATASET_INFO } from "../lib/config/dataset_info.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import type { Config } from "../lib/config/schema.ts";
 import { vitForwardFlops, vitSizeFromConfig, vitTrainFlops } from "../lib/config/size.ts";
@@ -52,7 +53,8 @@ export function forwardFlops(config: Config): number {
  * @param gflops the speed assumed
  * @param stepSeconds the cost of an optimizer step beyond its FLOPs (0 when the speed was
  *   measured on whole steps)
- * @returns estimated seconds the run takes
+ * @returns estimated seconds the run takes; NaN when the dataset's size is only in its files
+ *   (idx, folder) and `data.subset` does not set it
  * @example
  * ```ts
  * import { estimateSeconds, RUN_SECONDS } from "./estimate.ts";
@@ -61,8 +63,13 @@ export function forwardFlops(config: Config): number {
  * ```
  */
 export function estimateSeconds(config: Config, gflops = DEFAULT_GFLOPS, stepSeconds = STEP_SECONDS): number {
-  const total = config.data.dataset === "mnist" ? 60000 : config.data.synthetic_size;
-  const used = config.data.subset > 0 ? Math.min(config.data.subset, total) : total;
+  const total = config.data.dataset === "synthetic"
+    ? config.data.synthetic_size
+    : DATASET_INFO[config.data.dataset].train_images;
+  // idx and folder datasets: their files say how many images there are, and only data.subset
+  // says it here.
+  if (total === null && config.data.subset <= 0) return NaN;
+  const used = config.data.subset > 0 ? Math.min(config.data.subset, total ?? Infinity) : total!;
   const val = Math.round(used * config.data.val_fraction);
   const steps = Math.floor((used - val) / config.train.batch_size);
   const size = vitSizeFromConfig(config);
@@ -167,6 +174,7 @@ function _main(args: string[]): number {
   const lines = new TextDecoder().decode(_readAll()).split("\n")
     .filter((l) => l.trim());
   const seconds: number[] = [];
+  let unknown = 0;
   for (const line of lines) {
     const words = line.trim().split(/\s+/);
     const overrides: string[] = [];
@@ -179,8 +187,13 @@ function _main(args: string[]): number {
     try {
       const c = loadConfig(config, { overrides, ...(name !== undefined ? { name } : {}) });
       const s = estimateSeconds(c, gflops, stepSeconds);
-      seconds.push(s);
       const label = overrides.join(" ") || "(the config as it is)";
+      if (Number.isNaN(s)) {
+        unknown++;
+        console.log(`  ${label.padEnd(48)} ? (${c.data.dataset}: its size is in its files; data.subset would set it)`);
+        continue;
+      }
+      seconds.push(s);
       console.log(`  ${label.padEnd(48)} ~${humanDuration(s)}`);
     } catch (err) {
       if (!(err instanceof VitlabError)) throw err;
@@ -207,10 +220,10 @@ function _main(args: string[]): number {
         measured.gflops.toFixed(1)
       } GFLOP/s a run`
     : `${gflops} GFLOP/s per run${given ? "" : " as wasm on one CPU core"}`;
+  const known = unknown > 0 ? ` for the ${seconds.length} run${seconds.length === 1 ? "" : "s"} of known size` : "";
   console.log(
-    `estimate: ~${
-      humanDuration(sequential)
-    } one run after another${parallel} (rough: ${speed}; set GFLOPS= to assume another speed)`,
+    `estimate: ~${humanDuration(sequential)}${known} one run after another${parallel} ` +
+      `(rough: ${speed}; set GFLOPS= to assume another speed)`,
   );
   return 0;
 }

@@ -10,6 +10,11 @@ import type { Config } from "../lib/config/schema.ts";
 import { vitForwardFlops, vitMlpHidden, vitParamCount, vitSizeFromConfig, vitTrainFlops } from "../lib/config/size.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../lib/model/vit.ts";
 import { estimateSeconds, forwardFlops } from "../experiments/estimate.ts";
+import { DATASET_INFO } from "../lib/config/dataset_info.ts";
+import { CIFAR_COUNTS } from "../lib/data/cifar.ts";
+import { FASHION_MNIST_COUNTS } from "../lib/data/fashion_mnist.ts";
+import { mnistFiles } from "../lib/data/mnist.ts";
+import { readIdx } from "../lib/data/idx.ts";
 import { PROJECT_ROOT, tinyConfig, useWasm } from "./_helpers.ts";
 
 await useWasm();
@@ -90,6 +95,22 @@ Deno.test("bench's GFLOP and the sweep estimate's FLOPs are vitForwardFlops", ()
   // vit-small's 40 epochs on MNIST: what experiments/estimate.ts gave with its own copy of the formula.
   const small = loadConfig(`${PROJECT_ROOT}configs/vit-small.yaml`);
   assert.ok(Math.abs(estimateSeconds(small) - 10829.036) < 1e-3, `${estimateSeconds(small)}`);
+});
+
+Deno.test("the sweep estimate counts each dataset's own training images", () => {
+  // The table the estimate reads agrees with what the loaders expect and MNIST's files hold.
+  assert.equal(DATASET_INFO.mnist.train_images, readIdx(mnistFiles("train").images).dims[0]);
+  assert.equal(DATASET_INFO["fashion-mnist"].train_images, FASHION_MNIST_COUNTS.train);
+  assert.equal(DATASET_INFO.cifar10.train_images, CIFAR_COUNTS.train);
+  assert.equal(DATASET_INFO.cifar100.train_images, CIFAR_COUNTS.train);
+  // Same model and schedule: Fashion-MNIST costs what MNIST does (it once counted synthetic_size).
+  const mnist = tinyConfig(["data.dataset=mnist", "data.image_size=28", "data.num_classes=10"]);
+  const fashion = tinyConfig(["data.dataset=fashion-mnist", "data.image_size=28", "data.num_classes=10"]);
+  assert.equal(estimateSeconds(fashion), estimateSeconds(mnist));
+  // idx: the size is in its files, unless data.subset sets it.
+  assert.ok(Number.isNaN(estimateSeconds(tinyConfig(["data.dataset=idx", "data.path=/x"]))));
+  const subset = estimateSeconds(tinyConfig(["data.dataset=idx", "data.path=/x", "data.subset=600"]));
+  assert.ok(subset > 0 && subset < estimateSeconds(mnist), `${subset}`);
 });
 
 Deno.test("vitSizeFromConfig: the model's fields", () => {
