@@ -183,7 +183,7 @@ function _attention({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
   const out = be.makeOutput([b * t, d], "float32"); // [B·T, D]
   const p = be.makeOutput([b, h, t, t], "float32"); // [B, H, T, T]
   // Scratch from tfjs's own allocator: the module owns no memory in the heap.
-  const scratch = be.wasm._malloc((hd + 1) * _round4(t) * 4);
+  const scratch = be.wasm._malloc((hd + 2) * _round4(t) * 4);
   try {
     _kernels(be).attention_fwd(_at(be, qkv), _at(be, out), _at(be, p), scratch, b, t, h, hd, scale);
   } finally {

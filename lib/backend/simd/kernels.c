@@ -326,55 +326,158 @@ static inline void weighted_rows(const float* w, int ws, const float* x, int xs,
   }
 }
 
+// weighted_rows for two weight vectors at once, w0 and w1 (same stride), sharing every load of
+// x: o0 = Σ_j w0[j·ws]·x_j and o1 = Σ_j w1[j·ws]·x_j. Each output adds over j in the same order,
+// with the same operations, as weighted_rows, so the bytes are the same; the products need half
+// the loads (the single-row loop is bound by them).
+static inline void weighted_rows2(const float* w0, const float* w1, int ws, const float* x, int xs, int T, int n,
+                                  float* o0, float* o1) {
+  int c = 0;
+  for (; c + 16 <= n; c += 16) {
+    f32x4 a0 = splat(0.f), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    for (int j = 0; j < T; j++) {
+      const f32x4 u = splat(w0[j * ws]), v = splat(w1[j * ws]);
+      const float* r = x + j * xs + c;
+      const f32x4 x0 = wasm_v128_load(r), x1 = wasm_v128_load(r + 4);
+      const f32x4 x2 = wasm_v128_load(r + 8), x3 = wasm_v128_load(r + 12);
+      a0 = madd(u, x0, a0);
+      a1 = madd(u, x1, a1);
+      a2 = madd(u, x2, a2);
+      a3 = madd(u, x3, a3);
+      b0 = madd(v, x0, b0);
+      b1 = madd(v, x1, b1);
+      b2 = madd(v, x2, b2);
+      b3 = madd(v, x3, b3);
+    }
+    wasm_v128_store(o0 + c, a0);
+    wasm_v128_store(o0 + c + 4, a1);
+    wasm_v128_store(o0 + c + 8, a2);
+    wasm_v128_store(o0 + c + 12, a3);
+    wasm_v128_store(o1 + c, b0);
+    wasm_v128_store(o1 + c + 4, b1);
+    wasm_v128_store(o1 + c + 8, b2);
+    wasm_v128_store(o1 + c + 12, b3);
+  }
+  for (; c + 4 <= n; c += 4) {
+    f32x4 a0 = splat(0.f), b0 = a0;
+    for (int j = 0; j < T; j++) {
+      const f32x4 x0 = wasm_v128_load(x + j * xs + c);
+      a0 = madd(splat(w0[j * ws]), x0, a0);
+      b0 = madd(splat(w1[j * ws]), x0, b0);
+    }
+    wasm_v128_store(o0 + c, a0);
+    wasm_v128_store(o1 + c, b0);
+  }
+  for (; c < n; c++) {
+    float a = 0.f, b = 0.f;
+    for (int j = 0; j < T; j++) {
+      a += w0[j * ws] * x[j * xs + c];
+      b += w1[j * ws] * x[j * xs + c];
+    }
+    o0[c] = a;
+    o1[c] = b;
+  }
+}
+
 static inline int round4(int n) { return (n + 3) & ~3; }
+
+// One row of attention's probabilities: pr[0..T) = softmax(scale·s) over the row's T scores,
+// s padded to Tp (its padding is overwritten).
+static inline void softmax_row(float* s, int T, int Tp, float scale, float* pr) {
+  // The row's maximum, 4 at a time: the padding's columns first become the least float.
+  for (int j = T; j < Tp; j++) s[j] = -3.402823466e38f;
+  f32x4 mx4 = wasm_v128_load(s);
+  for (int j = 4; j < Tp; j += 4) mx4 = wasm_f32x4_pmax(mx4, wasm_v128_load(s + j));
+  const float mx = hmax(mx4);
+  // softmax(scale·s) = exp(scale·(s − max)) over its sum; the padding's columns are 0.
+  const f32x4 sc4 = splat(scale);
+  mx4 = splat(mx);
+  f32x4 tot4 = splat(0.f);
+  for (int j = 0; j < Tp; j += 4) wasm_v128_store(s + j, exp_nonpos4(mul(sub(wasm_v128_load(s + j), mx4), sc4)));
+  for (int j = T; j < Tp; j++) s[j] = 0.f;
+  for (int j = 0; j < Tp; j += 4) tot4 = add(tot4, wasm_v128_load(s + j));
+  const float inv = 1.f / hsum(tot4);
+  // p's rows have T columns and no padding: 4 at a time within the row, then one by one.
+  const f32x4 inv4 = splat(inv);
+  int j = 0;
+  for (; j + 4 <= T; j += 4) wasm_v128_store(pr + j, mul(wasm_v128_load(s + j), inv4));
+  for (; j < T; j++) pr[j] = s[j] * inv;
+}
 
 // Multi-head self-attention's core, straight from the fused qkv projection, forward.
 // qkv: [B, T, 3, H, hd] (timm's layout: q, then k, then v, each head-major), out: [B, T, H, hd]
 // (the heads merged, as the output projection takes them), p: [B, H, T, T] the probabilities,
 // softmax(scale·q·kᵀ) per head, kept for the backward pass (and for pictures of attention).
-// No transposes of activations, no batched products: each head's rows are read in place.
-// scratch: (hd + 1)·round4(T) floats from tfjs's allocator (this module owns no memory): one
-// head's kᵀ, and a row of scores.
+// No transposes of activations, no batched products: each head's rows are read in place, two
+// query rows at a time (weighted_rows2).
+// scratch: (hd + 2)·round4(T) floats from tfjs's allocator (this module owns no memory): one
+// head's kᵀ, and two rows of scores.
 EXPORT(attention_fwd)
 void attention_fwd(const float* qkv, float* out, float* p, float* scratch, int B, int T, int H, int hd, float scale) {
   const int D = H * hd, row = 3 * D, Tp = round4(T);
-  float* kt = scratch;           // [hd][Tp]
-  float* s = scratch + hd * Tp;  // [Tp]
+  float* kt = scratch;                // [hd][Tp]
+  float* s0 = scratch + hd * Tp;      // [Tp]
+  float* s1 = scratch + (hd + 1) * Tp;  // [Tp]
   for (int b = 0; b < B; b++) {
     const float* base = qkv + b * T * row;
+    const float* v = base + 2 * D;
     for (int h = 0; h < H; h++) {
       gather_t(base + D + h * hd, row, T, Tp, hd, kt);
       float* ph = p + ((b * H + h) * T) * T;
-      for (int i = 0; i < T; i++) {
-        weighted_rows(base + i * row + h * hd, 1, kt, Tp, hd, Tp, s);  // scores: q_i·kᵀ
-        // The row's maximum, 4 at a time: the padding's columns first become the least float.
-        for (int j = T; j < Tp; j++) s[j] = -3.402823466e38f;
-        f32x4 mx4 = wasm_v128_load(s);
-        for (int j = 4; j < Tp; j += 4) mx4 = wasm_f32x4_pmax(mx4, wasm_v128_load(s + j));
-        const float mx = hmax(mx4);
-        // softmax(scale·s) = exp(scale·(s − max)) over its sum; the padding's columns are 0.
-        const f32x4 sc4 = splat(scale);
-        mx4 = splat(mx);
-        f32x4 tot4 = splat(0.f);
-        for (int j = 0; j < Tp; j += 4) wasm_v128_store(s + j, exp_nonpos4(mul(sub(wasm_v128_load(s + j), mx4), sc4)));
-        for (int j = T; j < Tp; j++) s[j] = 0.f;
-        for (int j = 0; j < Tp; j += 4) tot4 = add(tot4, wasm_v128_load(s + j));
-        const float inv = 1.f / hsum(tot4);
-        float* pr = ph + i * T;
-        // p's rows have T columns and no padding: 4 at a time within the row, then one by one.
-        const f32x4 inv4 = splat(inv);
-        int j = 0;
-        for (; j + 4 <= T; j += 4) wasm_v128_store(pr + j, mul(wasm_v128_load(s + j), inv4));
-        for (; j < T; j++) pr[j] = s[j] * inv;
-        weighted_rows(pr, 1, base + 2 * D + h * hd, row, T, hd, out + (b * T + i) * D + h * hd);
+      int i = 0;
+      for (; i + 2 <= T; i += 2) {
+        const float* q0 = base + i * row + h * hd;
+        weighted_rows2(q0, q0 + row, 1, kt, Tp, hd, Tp, s0, s1);  // scores: q_i·kᵀ, q_i+1·kᵀ
+        softmax_row(s0, T, Tp, scale, ph + i * T);
+        softmax_row(s1, T, Tp, scale, ph + (i + 1) * T);
+        float* o0 = out + (b * T + i) * D + h * hd;
+        weighted_rows2(ph + i * T, ph + (i + 1) * T, 1, v + h * hd, row, T, hd, o0, o0 + D);
+      }
+      for (; i < T; i++) {
+        weighted_rows(base + i * row + h * hd, 1, kt, Tp, hd, Tp, s0);
+        softmax_row(s0, T, Tp, scale, ph + i * T);
+        weighted_rows(ph + i * T, 1, v + h * hd, row, T, hd, out + (b * T + i) * D + h * hd);
       }
     }
   }
 }
 
+// dS's row i from its dP row (in place): dS = scale·P∘(dP − Σ_j P∘dP).
+static inline void ds_row(float* dsr, const float* pr, int T, float scale) {
+  float c = 0.f;
+  for (int j = 0; j < T; j++) c += pr[j] * dsr[j];
+  const f32x4 c4 = splat(c), sc4 = splat(scale);
+  int j = 0;
+  for (; j + 4 <= T; j += 4) {
+    wasm_v128_store(dsr + j, mul(mul(sc4, wasm_v128_load(pr + j)), sub(wasm_v128_load(dsr + j), c4)));
+  }
+  for (; j < T; j++) dsr[j] = scale * pr[j] * (dsr[j] - c);
+}
+
+// ds_row for two rows at once: the same sums in the same order, as two independent chains (the
+// one-row sum waits on each add before the next).
+static inline void ds_row2(float* d0, float* d1, const float* p0, const float* p1, int T, float scale) {
+  float c0 = 0.f, c1 = 0.f;
+  for (int j = 0; j < T; j++) {
+    c0 += p0[j] * d0[j];
+    c1 += p1[j] * d1[j];
+  }
+  const f32x4 sc4 = splat(scale);
+  const f32x4 c04 = splat(c0), c14 = splat(c1);
+  int j = 0;
+  for (; j + 4 <= T; j += 4) {
+    wasm_v128_store(d0 + j, mul(mul(sc4, wasm_v128_load(p0 + j)), sub(wasm_v128_load(d0 + j), c04)));
+    wasm_v128_store(d1 + j, mul(mul(sc4, wasm_v128_load(p1 + j)), sub(wasm_v128_load(d1 + j), c14)));
+  }
+  for (; j < T; j++) {
+    d0[j] = scale * p0[j] * (d0[j] - c0);
+    d1[j] = scale * p1[j] * (d1[j] - c1);
+  }
+}
+
 // Its backward: from dout [B, T, H, hd], the saved p and qkv, the gradient dqkv [B, T, 3, H, hd].
 // With dP = dout·vᵀ and dS = scale·P∘(dP − Σ_j P∘dP) per row: dq = dS·k, dk = dSᵀ·q,
-// dv = Pᵀ·dout, each written once (no accumulation in place).
+// dv = Pᵀ·dout, each written once (no accumulation in place), two rows at a time.
 // scratch: (hd + T)·round4(T) floats from tfjs's allocator: one head's vᵀ, and its dS.
 EXPORT(attention_bwd)
 void attention_bwd(const float* dout, const float* p, const float* qkv, float* dqkv, float* scratch, int B, int T,
@@ -389,23 +492,34 @@ void attention_bwd(const float* dout, const float* p, const float* qkv, float* d
     for (int h = 0; h < H; h++) {
       gather_t(base + 2 * D + h * hd, row, T, Tp, hd, vt);
       const float* ph = p + ((b * H + h) * T) * T;
-      for (int i = 0; i < T; i++) {
-        float* dsr = ds + i * Tp;
-        const float* pr = ph + i * T;
-        weighted_rows(gb + i * D + h * hd, 1, vt, Tp, hd, Tp, dsr);  // dP row: dout_i·vᵀ
-        float c = 0.f;
-        for (int j = 0; j < T; j++) c += pr[j] * dsr[j];
-        const f32x4 c4 = splat(c), sc4 = splat(scale);
-        int j = 0;
-        for (; j + 4 <= T; j += 4) {
-          wasm_v128_store(dsr + j, mul(mul(sc4, wasm_v128_load(pr + j)), sub(wasm_v128_load(dsr + j), c4)));
-        }
-        for (; j < T; j++) dsr[j] = scale * pr[j] * (dsr[j] - c);
-        weighted_rows(dsr, 1, base + D + h * hd, row, T, hd, dbase + i * row + h * hd);  // dq_i = Σ_j dS_ij·k_j
+      const float* k = base + D + h * hd;
+      int i = 0;
+      for (; i + 2 <= T; i += 2) {
+        float* d0 = ds + i * Tp;
+        const float* g0 = gb + i * D + h * hd;
+        weighted_rows2(g0, g0 + D, 1, vt, Tp, hd, Tp, d0, d0 + Tp);  // dP rows: dout_i·vᵀ
+        ds_row2(d0, d0 + Tp, ph + i * T, ph + (i + 1) * T, T, scale);
+        float* dq0 = dbase + i * row + h * hd;
+        weighted_rows2(d0, d0 + Tp, 1, k, row, T, hd, dq0, dq0 + row);  // dq_i = Σ_j dS_ij·k_j
       }
-      for (int j = 0; j < T; j++) {
-        weighted_rows(ds + j, Tp, base + h * hd, row, T, hd, dbase + j * row + D + h * hd);  // dk_j = Σ_i dS_ij·q_i
-        weighted_rows(ph + j, T, gb + h * hd, D, T, hd, dbase + j * row + 2 * D + h * hd);  // dv_j = Σ_i P_ij·dout_i
+      for (; i < T; i++) {
+        float* dsr = ds + i * Tp;
+        weighted_rows(gb + i * D + h * hd, 1, vt, Tp, hd, Tp, dsr);
+        ds_row(dsr, ph + i * T, T, scale);
+        weighted_rows(dsr, 1, k, row, T, hd, dbase + i * row + h * hd);
+      }
+      const float* q = base + h * hd;
+      const float* g = gb + h * hd;
+      int j = 0;
+      for (; j + 2 <= T; j += 2) {
+        float* dk0 = dbase + j * row + D + h * hd;
+        weighted_rows2(ds + j, ds + j + 1, Tp, q, row, T, hd, dk0, dk0 + row);  // dk_j = Σ_i dS_ij·q_i
+        float* dv0 = dbase + j * row + 2 * D + h * hd;
+        weighted_rows2(ph + j, ph + j + 1, T, g, D, T, hd, dv0, dv0 + row);  // dv_j = Σ_i P_ij·dout_i
+      }
+      for (; j < T; j++) {
+        weighted_rows(ds + j, Tp, q, row, T, hd, dbase + j * row + D + h * hd);
+        weighted_rows(ph + j, T, g, D, T, hd, dbase + j * row + 2 * D + h * hd);
       }
     }
   }
