@@ -328,8 +328,8 @@ static inline void weighted_rows(const float* w, int ws, const float* x, int xs,
 
 // weighted_rows for two weight vectors at once, w0 and w1 (same stride), sharing every load of
 // x: o0 = Σ_j w0[j·ws]·x_j and o1 = Σ_j w1[j·ws]·x_j. Each output adds over j in the same order,
-// with the same operations, as weighted_rows, so the bytes are the same; the products need half
-// the loads (the single-row loop is bound by them).
+// with the same operations, as weighted_rows, so the bytes are the same, with half the loads of x
+// (a layer of attention 14% faster on a 2 GHz Intel machine; docs/performance.md).
 static inline void weighted_rows2(const float* w0, const float* w1, int ws, const float* x, int xs, int T, int n,
                                   float* o0, float* o1) {
   int c = 0;
@@ -415,8 +415,8 @@ static inline void softmax_row(float* s, int T, int Tp, float scale, float* pr) 
 EXPORT(attention_fwd)
 void attention_fwd(const float* qkv, float* out, float* p, float* scratch, int B, int T, int H, int hd, float scale) {
   const int D = H * hd, row = 3 * D, Tp = round4(T);
-  float* kt = scratch;                // [hd][Tp]
-  float* s0 = scratch + hd * Tp;      // [Tp]
+  float* kt = scratch;                  // [hd][Tp]
+  float* s0 = scratch + hd * Tp;        // [Tp]
   float* s1 = scratch + (hd + 1) * Tp;  // [Tp]
   for (int b = 0; b < B; b++) {
     const float* base = qkv + b * T * row;
