@@ -66,10 +66,10 @@ export function estimateSeconds(config: Config, gflops = DEFAULT_GFLOPS, stepSec
   const total = config.data.dataset === "synthetic"
     ? config.data.synthetic_size
     : DATASET_INFO[config.data.dataset].train_images;
+  const used = config.data.subset > 0 ? Math.min(config.data.subset, total ?? Infinity) : total;
   // idx and folder datasets: their files say how many images there are, and only data.subset
   // says it here.
-  if (total === null && config.data.subset <= 0) return NaN;
-  const used = config.data.subset > 0 ? Math.min(config.data.subset, total ?? Infinity) : total!;
+  if (used === null) return NaN;
   const val = Math.round(used * config.data.val_fraction);
   const steps = Math.floor((used - val) / config.train.batch_size);
   const size = vitSizeFromConfig(config);
@@ -202,8 +202,9 @@ function _main(args: string[]): number {
     }
   }
   const sequential = seconds.reduce((a, b) => a + b, 0);
+  const cores = navigator.hardwareConcurrency || 1;
   // A run with replicas keeps that many cores busy: fewer of them fit side by side.
-  const cores = Math.max(1, (navigator.hardwareConcurrency || 1) / (measured?.replicas ?? 1));
+  const slots = Math.max(1, cores / (measured?.replicas ?? 1));
   // A Slurm array task gets CPUs of its own (--cpus-per-task), so its tasks do not share this
   // machine's cores: only the number at a time counts.
   const slurm = args.includes("--slurm");
@@ -211,9 +212,7 @@ function _main(args: string[]): number {
     ? ""
     : slurm
     ? `; as a Slurm array, ${jobs} tasks at a time ~${humanDuration(sweepSeconds(seconds, jobs, jobs))}`
-    : `; with JOBS=${jobs} on ${navigator.hardwareConcurrency || 1} cores ~${
-      humanDuration(sweepSeconds(seconds, jobs, cores))
-    }`;
+    : `; with JOBS=${jobs} on ${cores} cores ~${humanDuration(sweepSeconds(seconds, jobs, slots))}`;
   const speed = measured
     ? `the base config timed here at ${Math.round(measured.imagesPerSecond)} images/s on ${measured.backend}` +
       `${measured.replicas > 1 ? ` with ${measured.replicas} replicas` : ""}, ${
