@@ -2,8 +2,10 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/backend/backend.ts";
+import { recordProducts } from "../lib/backend/blas.ts";
 import {
   ATTENTION_KERNEL,
+  BLAS_ATTENTION_MIN_TOKENS,
   EMA_KERNEL,
   GELU_KERNEL,
   hasFusedKernel,
@@ -100,13 +102,14 @@ for (const [rows, d] of [[37, 64], [5, 7], [130, 130]] as const) {
   });
 }
 
-Deno.test("the fused kernels' module imports only tfjs's memory and exports the twelve kernels", () => {
+Deno.test("the fused kernels' module imports only tfjs's memory and exports the fourteen kernels", () => {
   const bytes = Uint8Array.from(atob(KERNELS_WASM_BASE64), (c) => c.charCodeAt(0));
   const module = new WebAssembly.Module(bytes);
   assert.deepEqual(WebAssembly.Module.imports(module), [{ module: "env", name: "memory", kind: "memory" }]);
   assert.deepEqual(WebAssembly.Module.exports(module).map((e) => e.name).sort(), [
     "adam_update",
     "attention_bwd",
+    "attention_ds_rows",
     "attention_fwd",
     "ema_update",
     "gelu_bwd",
@@ -115,6 +118,7 @@ Deno.test("the fused kernels' module imports only tfjs's memory and exports the 
     "layer_norm_bwd_x",
     "layer_norm_fwd",
     "softmax_bwd",
+    "softmax_rows",
     "sum_rows",
     "transpose_0213",
   ]);
@@ -143,8 +147,16 @@ Deno.test("Transpose on wasm equals the cpu backend's for attention's [0, 2, 1, 
 });
 
 /** An attention layer's output, probabilities and gradients (input, qkv and proj weights) on one backend. */
-async function attention(backend: "cpu" | "wasm", b: number, t: number, d: number, heads: number, qkvBias: boolean) {
+async function attention(
+  backend: "cpu" | "wasm" | "blas",
+  b: number,
+  t: number,
+  d: number,
+  heads: number,
+  qkvBias: boolean,
+) {
   await initBackend(backend);
+  if (backend === "blas") recordProducts(true);
   const store = new ParamStore();
   const attn = new Attention(store, Rng.fromSeed(5, "init"), "attn", d, { heads, qkvBias, attnDrop: 0, projDrop: 0 });
   const x = tf.tensor3d(values(b * t * d, 6, 1), [b, t, d]);
@@ -158,6 +170,10 @@ async function attention(backend: "cpu" | "wasm", b: number, t: number, d: numbe
     y: await y.data(),
     probs: await ctx.attention![0]!.data(),
     probsShape: ctx.attention![0]!.shape,
+    // Scores' products (T×T from heads of hd) that OpenBLAS computed, if any.
+    blasScores: backend === "blas"
+      ? recordProducts(false).filter((s) => s.m === t && s.n === t && s.k === d / heads).length
+      : 0,
     dx: await dx.data(),
     grads: await Promise.all(vars.map((v) => grads[v.name]!.data())),
   };
@@ -166,12 +182,22 @@ async function attention(backend: "cpu" | "wasm", b: number, t: number, d: numbe
   return out;
 }
 
-for (const [b, t, d, heads, bias] of [[3, 17, 64, 4, true], [2, 5, 6, 2, false], [1, 50, 96, 3, true]] as const) {
-  Deno.test(`fused attention on wasm matches the cpu backend's ops: output, probabilities, every gradient (B ${b}, T ${t}, D ${d}, H ${heads})`, async () => {
+const ATTENTION_CASES = [[3, 17, 64, 4, true], [2, 5, 6, 2, false], [1, 50, 96, 3, true], [
+  2,
+  33,
+  64,
+  4,
+  false,
+]] as const;
+for (const [backend, [b, t, d, heads, bias]] of ATTENTION_CASES.flatMap((c) => [["wasm", c], ["blas", c]] as const)) {
+  const path = backend === "blas" && t >= BLAS_ATTENTION_MIN_TOKENS ? "OpenBLAS's products" : "fused";
+  Deno.test(`attention on ${backend} (${path}) matches the cpu backend's ops: output, probabilities, every gradient (B ${b}, T ${t}, D ${d}, H ${heads})`, async () => {
     const cpu = await attention("cpu", b, t, d, heads, bias);
-    const wasm = await attention("wasm", b, t, d, heads, bias);
+    const wasm = await attention(backend, b, t, d, heads, bias);
     assert.ok(hasFusedKernel(ATTENTION_KERNEL));
     assert.deepEqual(wasm.probsShape, [b, heads, t, t]);
+    // Scores (three forwards: alone, under variableGrads, under grad) and dP (two backwards).
+    assert.equal(wasm.blasScores, path === "fused" ? 0 : 5);
     close(wasm.y, cpu.y, 2e-6, "output");
     close(wasm.probs, cpu.probs, 2e-6, "probabilities");
     close(wasm.dx, cpu.dx, 2e-5, "dx");

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { InterruptedError } from "../lib/errors.ts";
 import { resumeExperiment, runExperiment } from "../lib/runs/experiment.ts";
+import { recordProducts } from "../lib/backend/blas.ts";
 import { tempDir, tinyConfig, useWasm } from "./_helpers.ts";
 
 await useWasm();
@@ -61,4 +62,16 @@ Deno.test("stopped mid-epoch under run.workers=2, resumed under run.workers=1: i
   );
   await resumeExperiment(runDir, { overrides: ["run.workers=1"] });
   assertSameBytes(full.runDir, runDir);
+});
+
+Deno.test("on blas with attention's products through OpenBLAS (37 tokens): run.workers=1 and 2 train the same bytes", async () => {
+  const dir = tempDir();
+  // 24×24 images in patches of 4: 36 patches and the class token, above BLAS_ATTENTION_MIN_TOKENS.
+  const blas = [...COMMON, "run.backend=blas", "data.image_size=24", "train.epochs=2"];
+  recordProducts(true);
+  const one = await runExperiment(tinyConfig([...blas, "run.workers=1"]), { runsDir: join(dir, "1") });
+  const scores = recordProducts(false).filter((s) => s.m === 37 && s.n === 37 && s.k === 8);
+  assert.ok(scores.length > 0, "attention's scores went through OpenBLAS");
+  const two = await runExperiment(tinyConfig([...blas, "run.workers=2"]), { runsDir: join(dir, "2") });
+  assertSameBytes(one.runDir, two.runDir);
 });

@@ -12,6 +12,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { BackendError, firstLine } from "../errors.ts";
 import { median } from "../stats.ts";
 import type { KernelArgs, WasmInternals } from "./kernel_types.ts";
+import { type HeapSgemm, useBlasAttention } from "./simd_kernels.ts";
 
 const _SYMBOLS = {
   cblas_sgemm: {
@@ -29,6 +30,28 @@ const _SYMBOLS = {
       "i32",
       "f32",
       "buffer",
+      "i32",
+    ],
+    result: "void",
+  },
+  // The same function over addresses in the wasm heap: attention's products read q, k and v in
+  // place, at strides a typed array's view cannot express without one object per call.
+  cblas_sgemm_at: {
+    name: "cblas_sgemm",
+    parameters: [
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "f32",
+      "usize",
+      "i32",
+      "usize",
+      "i32",
+      "f32",
+      "usize",
       "i32",
     ],
     result: "void",
@@ -256,6 +279,36 @@ export function useBlasMatMul(on: boolean): void {
   if (!_original) throw new BackendError("the wasm backend's BatchMatMul kernel is not registered");
   tf.unregisterKernel("BatchMatMul", "wasm");
   tf.registerKernel(on ? { kernelName: "BatchMatMul", backendName: "wasm", kernelFunc: _blasBatchMatMul } : _original);
+  useBlasAttention(on ? _heapSgemm : null);
+}
+
+/**
+ * sgemm over a wasm heap, operands given as byte offsets into it, on one thread (attention's
+ * products are far below {@linkcode BLAS_PARALLEL_MIN_MACS}). Call it again after the heap grows.
+ */
+function _heapSgemm(heap: ArrayBuffer, shapes: readonly ProductShape[]): HeapSgemm {
+  openBlas();
+  _setThreads(1);
+  if (_recording) _recording.push(...shapes);
+  const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(heap)));
+  const f = _lib!.symbols.cblas_sgemm_at;
+  return (transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc) =>
+    f(
+      _ROW_MAJOR,
+      transA ? _TRANS : _NO_TRANS,
+      transB ? _TRANS : _NO_TRANS,
+      m,
+      n,
+      k,
+      alpha,
+      base + BigInt(a),
+      lda,
+      base + BigInt(b),
+      ldb,
+      0,
+      base + BigInt(c),
+      ldc,
+    );
 }
 
 const _ROW_MAJOR = 101;

@@ -16,6 +16,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { KernelArgs as _Args, KernelFn, WasmInternals as _WasmBackend } from "./kernel_types.ts";
 import { KERNELS_WASM_BASE64 } from "./simd/kernels_wasm.ts";
 import { ADAM_KERNEL, type AdamHyper } from "./adam_update.ts";
+import type { ProductShape } from "./blas.ts";
 
 /** y = GELU(x), exact (erf) form. Inputs `x`. */
 export const GELU_KERNEL = "VitlabGelu";
@@ -62,6 +63,8 @@ interface _Exports {
   attention_fwd(qkv: number, out: number, p: number, scratch: number, ...sizes: _AttentionSizes): void;
   attention_bwd(dout: number, p: number, qkv: number, dqkv: number, scratch: number, ...sizes: _AttentionSizes): void;
   ema_update(s: number, p: number, out: number, n: number, d: number, oneMinusD: number): void;
+  softmax_rows(s: number, rows: number, t: number, scale: number): void;
+  attention_ds_rows(ds: number, p: number, rows: number, t: number, scale: number): void;
   adam_update(
     p: number,
     g: number,
@@ -182,6 +185,10 @@ function _attention({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
   const { b, t, h, hd, d, scale } = _attentionSizes(qkv, attrs);
   const out = be.makeOutput([b * t, d], "float32"); // [B·T, D]
   const p = be.makeOutput([b, h, t, t], "float32"); // [B, H, T, T]
+  if (_heapSgemm && t >= BLAS_ATTENTION_MIN_TOKENS) {
+    _attentionBlas(be, _at(be, qkv), _at(be, out), _at(be, p), b, t, h, hd, scale);
+    return [out, p];
+  }
   // Scratch from tfjs's own allocator: the module owns no memory in the heap.
   const scratch = be.wasm._malloc((hd + 2) * _round4(t) * 4);
   try {
@@ -197,13 +204,131 @@ function _attentionGrad({ inputs, backend, attrs }: _Args): tf.TensorInfo {
   const { dout, p, qkv } = inputs as Record<"dout" | "p" | "qkv", tf.TensorInfo>;
   const { b, t, h, hd, scale } = _attentionSizes(qkv, attrs);
   const dqkv = be.makeOutput([...qkv.shape], "float32"); // [B·T, 3D]
-  const scratch = be.wasm._malloc((hd + t) * _round4(t) * 4);
+  const blas = _heapSgemm !== null && t >= BLAS_ATTENTION_MIN_TOKENS;
+  const scratch = be.wasm._malloc((blas ? t * t : (hd + t) * _round4(t)) * 4);
   try {
-    _kernels(be).attention_bwd(_at(be, dout), _at(be, p), _at(be, qkv), _at(be, dqkv), scratch, b, t, h, hd, scale);
+    const at = [_at(be, dout), _at(be, p), _at(be, qkv), _at(be, dqkv), scratch] as const;
+    if (blas) _attentionGradBlas(be, ...at, b, t, h, hd, scale);
+    else _kernels(be).attention_bwd(...at, b, t, h, hd, scale);
   } finally {
     be.wasm._free(scratch);
   }
   return dqkv;
+}
+
+/**
+ * OpenBLAS's sgemm (row-major) over a wasm heap: operands are byte offsets into it,
+ * C = alpha·op(A)·op(B), C's old values ignored.
+ */
+export type HeapSgemm = (
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: number,
+  lda: number,
+  b: number,
+  ldb: number,
+  c: number,
+  ldc: number,
+) => void;
+
+let _heapSgemm: ((heap: ArrayBuffer, shapes: readonly ProductShape[]) => HeapSgemm) | null = null;
+
+/**
+ * From this many tokens up, the blas backend computes attention's products through OpenBLAS, head
+ * by head, and only the softmax and its gradient here. Below it the register-blocked kernels
+ * win: at 17 tokens (vit-small) a head's product is too small to pay for a call, at 50
+ * (fashion-vit) OpenBLAS's AVX-512 or AVX2 kernels take a layer in a third of the time
+ * (docs/performance.md).
+ */
+export const BLAS_ATTENTION_MIN_TOKENS = 32;
+
+/**
+ * Sends attention's products to OpenBLAS (blas.ts gives its sgemm) or keeps them here (null).
+ * @param sgemm binds sgemm to a heap's address, recording the products' shapes for bench
+ */
+export function useBlasAttention(sgemm: typeof _heapSgemm): void {
+  _heapSgemm = sgemm;
+}
+
+const _F = 4; // bytes in a float32
+
+/** The products of one attention kernel, as bench records them: each runs once per image and head. */
+function _attentionShapes(fwd: boolean, bh: number, t: number, hd: number): ProductShape[] {
+  const s = (m: number, n: number, k: number, transA: boolean, transB: boolean) => ({
+    m,
+    n,
+    k,
+    transA,
+    transB,
+    batch: bh,
+  });
+  return fwd
+    ? [s(t, t, hd, false, true), s(t, hd, t, false, false)]
+    : [s(t, t, hd, false, true), s(t, hd, t, true, false), s(t, hd, t, false, false), s(t, hd, t, true, false)];
+}
+
+// Forward, a head at a time so that its [T, T] scores stay in cache between the three passes.
+// qkv [B, T, 3, H, hd] is read in place: head h's q, k, v rows are hd wide at a stride of 3D.
+function _attentionBlas(
+  be: _WasmBackend,
+  qkv: number,
+  out: number,
+  p: number,
+  b: number,
+  t: number,
+  h: number,
+  hd: number,
+  scale: number,
+): void {
+  const k = _kernels(be);
+  const gemm = _heapSgemm!(be.wasm.asm.memory.buffer as ArrayBuffer, _attentionShapes(true, b * h, t, hd));
+  const d = h * hd, row = 3 * d;
+  for (let i = 0; i < b; i++) {
+    for (let j = 0; j < h; j++) {
+      const q = qkv + (i * t * row + j * hd) * _F;
+      const ph = p + (i * h + j) * t * t * _F; // [T, T]
+      gemm(false, true, t, t, hd, 1, q, row, q + d * _F, row, ph, t); // S = q·kᵀ
+      k.softmax_rows(ph, t, t, scale); // P = softmax(scale·S)
+      gemm(false, false, t, hd, t, 1, ph, t, q + 2 * d * _F, row, out + (i * t * d + j * hd) * _F, d); // P·v
+    }
+  }
+}
+
+// Backward, a head at a time: dP = dout·vᵀ, dv = Pᵀ·dout, dS = scale·P∘(dP − Σ P∘dP) in place,
+// dq = dS·k, dk = dSᵀ·q; dqkv [B, T, 3, H, hd] gets every element once. scratch: [T, T].
+function _attentionGradBlas(
+  be: _WasmBackend,
+  dout: number,
+  p: number,
+  qkv: number,
+  dqkv: number,
+  ds: number,
+  b: number,
+  t: number,
+  h: number,
+  hd: number,
+  scale: number,
+): void {
+  const k = _kernels(be);
+  const gemm = _heapSgemm!(be.wasm.asm.memory.buffer as ArrayBuffer, _attentionShapes(false, b * h, t, hd));
+  const d = h * hd, row = 3 * d;
+  for (let i = 0; i < b; i++) {
+    for (let j = 0; j < h; j++) {
+      const off = (i * t * row + j * hd) * _F;
+      const [q, dq] = [qkv + off, dqkv + off];
+      const g = dout + (i * t * d + j * hd) * _F; // dout's head rows, stride D
+      const ph = p + (i * h + j) * t * t * _F;
+      gemm(false, true, t, t, hd, 1, g, d, q + 2 * d * _F, row, ds, t); // dP = dout·vᵀ
+      gemm(true, false, t, hd, t, 1, ph, t, g, d, dq + 2 * d * _F, row); // dv = Pᵀ·dout
+      k.attention_ds_rows(ds, ph, t, t, scale);
+      gemm(false, false, t, hd, t, 1, ds, t, q + d * _F, row, dq, row); // dq = dS·k
+      gemm(true, false, t, hd, t, 1, ds, t, q, row, dq + d * _F, row); // dk = dSᵀ·q
+    }
+  }
 }
 
 /**

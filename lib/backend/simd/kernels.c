@@ -525,6 +525,46 @@ void attention_bwd(const float* dout, const float* p, const float* qkv, float* d
   }
 }
 
+// The two passes attention leaves to this module when OpenBLAS computes its products (the blas
+// backend on long sequences, simd_kernels.ts): probabilities from scores, and dS from dP.
+
+// softmax(scale·s) over each of `rows` rows of T values, in place (rows unpadded: 4 at a time,
+// then the row's last T mod 4 one by one, each through the same lane arithmetic).
+EXPORT(softmax_rows) void softmax_rows(float* s, int rows, int T, float scale) {
+  const int T4 = T & ~3;
+  const f32x4 sc4 = splat(scale);
+  for (int r = 0; r < rows; r++, s += T) {
+    f32x4 mx4 = splat(-3.402823466e38f);
+    for (int j = 0; j < T4; j += 4) mx4 = wasm_f32x4_pmax(mx4, wasm_v128_load(s + j));
+    float mx = hmax(mx4);
+    for (int j = T4; j < T; j++) mx = s[j] > mx ? s[j] : mx;
+    const f32x4 m4 = splat(mx);
+    f32x4 tot4 = splat(0.f);
+    for (int j = 0; j < T4; j += 4) {
+      const f32x4 e = exp_nonpos4(mul(sub(wasm_v128_load(s + j), m4), sc4));
+      wasm_v128_store(s + j, e);
+      tot4 = add(tot4, e);
+    }
+    float tot = hsum(tot4);
+    for (int j = T4; j < T; j++) {
+      s[j] = exp_nonpos1((s[j] - mx) * scale);
+      tot += s[j];
+    }
+    const float inv = 1.f / tot;
+    const f32x4 inv4 = splat(inv);
+    for (int j = 0; j < T4; j += 4) wasm_v128_store(s + j, mul(wasm_v128_load(s + j), inv4));
+    for (int j = T4; j < T; j++) s[j] *= inv;
+  }
+}
+
+// dS = scale·P∘(dP − Σ_j P∘dP) over each of `rows` rows of T values, in place in dP, two rows
+// at a time as attention_bwd's.
+EXPORT(attention_ds_rows) void attention_ds_rows(float* ds, const float* p, int rows, int T, float scale) {
+  int r = 0;
+  for (; r + 2 <= rows; r += 2) ds_row2(ds + r * T, ds + (r + 1) * T, p + r * T, p + (r + 1) * T, T, scale);
+  for (; r < rows; r++) ds_row(ds + r * T, p + r * T, T, scale);
+}
+
 // One Adam(W) update of n values (adam_update.ts's formula): g ← g·grad_scale + l2·p;
 // m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; p ← p·decay − step·m/(√v/sqrt_bias2 + eps).
 // In float64, each output rounded once to float32. Contraction is off, so no product is fused
