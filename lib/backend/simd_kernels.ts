@@ -18,9 +18,9 @@ import { KERNELS_WASM_BASE64 } from "./simd/kernels_wasm.ts";
 import { ADAM_KERNEL, type AdamHyper } from "./adam_update.ts";
 import type { ProductShape } from "./blas.ts";
 
-/** y = GELU(x), exact (erf) form. Inputs `x`. */
+/** [y, Φ(x)]: y = GELU(x) = x·Φ(x), exact (erf) form, and Φ for the backward. Inputs `x`. */
 export const GELU_KERNEL = "VitlabGelu";
-/** dx = dy·GELU′(x). Inputs `x`, `dy`. */
+/** dx = dy·GELU′(x) = dy·(Φ(x) + x·φ(x)). Inputs `x`, `phi` (the forward's Φ), `dy`. */
 export const GELU_GRAD_KERNEL = "VitlabGeluGrad";
 /** [y, x̂, r] of LayerNorm over the last axis of a 2-D `x`. Inputs `x`, `w`, `b`; attr `eps`. */
 export const LAYER_NORM_KERNEL = "VitlabLayerNorm";
@@ -42,8 +42,8 @@ export const EMA_KERNEL = "VitlabEmaUpdate";
 type _AttentionSizes = [b: number, t: number, h: number, hd: number, scale: number];
 
 interface _Exports {
-  gelu_fwd(x: number, y: number, n: number): void;
-  gelu_bwd(x: number, dy: number, dx: number, n: number): void;
+  gelu_fwd(x: number, y: number, phi: number, n: number): void;
+  gelu_bwd(x: number, phi: number, dy: number, dx: number, n: number): void;
   layer_norm_fwd(
     x: number,
     w: number,
@@ -117,19 +117,20 @@ function _size(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-function _gelu({ inputs, backend }: _Args): tf.TensorInfo {
+function _gelu({ inputs, backend }: _Args): tf.TensorInfo[] {
   const be = backend as _WasmBackend;
   const x = inputs.x as tf.TensorInfo;
   const y = be.makeOutput([...x.shape], "float32");
-  _kernels(be).gelu_fwd(_at(be, x), _at(be, y), _size(x.shape));
-  return y;
+  const phi = be.makeOutput([...x.shape], "float32");
+  _kernels(be).gelu_fwd(_at(be, x), _at(be, y), _at(be, phi), _size(x.shape));
+  return [y, phi];
 }
 
 function _geluGrad({ inputs, backend }: _Args): tf.TensorInfo {
   const be = backend as _WasmBackend;
-  const { x, dy } = inputs as Record<"x" | "dy", tf.TensorInfo>;
+  const { x, phi, dy } = inputs as Record<"x" | "phi" | "dy", tf.TensorInfo>;
   const dx = be.makeOutput([...x.shape], "float32");
-  _kernels(be).gelu_bwd(_at(be, x), _at(be, dy), _at(be, dx), _size(x.shape));
+  _kernels(be).gelu_bwd(_at(be, x), _at(be, phi), _at(be, dy), _at(be, dx), _size(x.shape));
   return dx;
 }
 

@@ -37,8 +37,8 @@ export function estimateTrainingMemory(config: Config): MemoryEstimate {
   // Weights, gradients and two moments: four float32 copies.
   const paramBytes = 16 * params;
   // Per block and example: token-sized tensors (norms, qkv, split heads, projections, MLP
-  // hidden and GELU) and three [heads, T, T] attention maps.
-  const perBlock = t * m.d_model * (14 + 3 * m.mlp_ratio) + 3 * m.heads * t * t;
+  // hidden, GELU and its saved Φ) and three [heads, T, T] attention maps.
+  const perBlock = t * m.d_model * (14 + 4 * m.mlp_ratio) + 3 * m.heads * t * t;
   // Micro-batches run one after another: only one holds activations at a time.
   const batch = config.train.micro_batch > 0
     ? Math.min(config.train.micro_batch, config.train.batch_size)

@@ -25,11 +25,14 @@ export function gelu<T extends tf.Tensor>(x: T): T {
 
 const _geluFused = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
-  save([x]);
+  const [y, phi] = tf.engine().runKernel(GELU_KERNEL, { x }) as tf.Tensor[];
+  // Φ(x) saved spares the backward its erf (the same values, so the same bytes).
+  save([x, phi!]);
+  phi!.dispose();
   return {
-    value: tf.engine().runKernel(GELU_KERNEL, { x }) as tf.Tensor,
+    value: y!,
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-      tf.engine().runKernel(GELU_GRAD_KERNEL, { x: saved[0]!, dy }) as tf.Tensor,
+      tf.engine().runKernel(GELU_GRAD_KERNEL, { x: saved[0]!, phi: saved[1]!, dy }) as tf.Tensor,
   };
 });
 

@@ -68,31 +68,35 @@ static inline float exp_nonpos1(float v) { return wasm_f32x4_extract_lane(exp_no
 #define SQRT1_2 0.70710678118654752f
 #define INV_SQRT_2PI 0.39894228040143268f
 
-// y = x·Φ(x) = x·(1 + erf(x/√2))/2, over n values.
-EXPORT(gelu_fwd) void gelu_fwd(const float* x, float* y, int n) {
-  int i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const f32x4 v = wasm_v128_load(x + i);
-    const f32x4 phi = mul(add(erf4(mul(v, splat(SQRT1_2))), splat(1.f)), splat(0.5f));
-    wasm_v128_store(y + i, mul(v, phi));
-  }
-  for (; i < n; i++) y[i] = x[i] * (erf1(x[i] * SQRT1_2) + 1.f) * 0.5f;
-}
-
-// dx = dy·(Φ(x) + x·φ(x)), φ(x) = e^(−x²/2)/√(2π): GELU's derivative, over n values.
-EXPORT(gelu_bwd) void gelu_bwd(const float* x, const float* dy, float* dx, int n) {
+// y = x·Φ(x) = x·(1 + erf(x/√2))/2, over n values; Φ(x) kept in phi for the backward pass,
+// which then needs only φ (an exponential) and not erf again.
+EXPORT(gelu_fwd) void gelu_fwd(const float* x, float* y, float* phi, int n) {
   int i = 0;
   for (; i + 4 <= n; i += 4) {
     const f32x4 v = wasm_v128_load(x + i);
     const f32x4 cdf = mul(add(erf4(mul(v, splat(SQRT1_2))), splat(1.f)), splat(0.5f));
+    wasm_v128_store(phi + i, cdf);
+    wasm_v128_store(y + i, mul(v, cdf));
+  }
+  for (; i < n; i++) {
+    phi[i] = (erf1(x[i] * SQRT1_2) + 1.f) * 0.5f;
+    y[i] = x[i] * phi[i];
+  }
+}
+
+// dx = dy·(Φ(x) + x·φ(x)), φ(x) = e^(−x²/2)/√(2π): GELU's derivative, over n values, with
+// Φ(x) from the forward pass.
+EXPORT(gelu_bwd) void gelu_bwd(const float* x, const float* phi, const float* dy, float* dx, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const f32x4 v = wasm_v128_load(x + i);
     const f32x4 pdf = mul(exp_nonpos4(mul(mul(v, v), splat(-0.5f))), splat(INV_SQRT_2PI));
-    wasm_v128_store(dx + i, mul(wasm_v128_load(dy + i), madd(v, pdf, cdf)));
+    wasm_v128_store(dx + i, mul(wasm_v128_load(dy + i), madd(v, pdf, wasm_v128_load(phi + i))));
   }
   for (; i < n; i++) {
     const float v = x[i];
-    const float cdf = (erf1(v * SQRT1_2) + 1.f) * 0.5f;
     const float pdf = exp_nonpos1(v * v * -0.5f) * INV_SQRT_2PI;
-    dx[i] = dy[i] * (v * pdf + cdf);
+    dx[i] = dy[i] * (v * pdf + phi[i]);
   }
 }
 
