@@ -6,7 +6,8 @@
  * a naive single-threaded loop, and its XNNPACK path uses one thread. OpenBLAS takes transpose
  * flags and batches natively and uses every core: measured on vit-small, a step took 260 ms
  * with flag-free products left on XNNPACK and 183 ms with every product on OpenBLAS. Operands stay in the wasm heap: sgemm reads and writes it in
- * place, so nothing is copied. Every other op is the wasm backend's own kernel.
+ * place, so nothing is copied. From 32 tokens attention's per-head products go to OpenBLAS too
+ * (simd_kernels.ts). Every other op is the wasm backend's own kernel or a vitlab one.
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { BackendError, firstLine } from "../errors.ts";
