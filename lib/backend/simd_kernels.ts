@@ -241,9 +241,9 @@ let _heapSgemm: ((heap: ArrayBuffer, shapes: readonly ProductShape[]) => HeapSge
 /**
  * From this many tokens up, the blas backend computes attention's products through OpenBLAS, head
  * by head, and only the softmax and its gradient here. Below it the register-blocked kernels
- * win: at 17 tokens (vit-small) a head's product is too small to pay for a call, at 50
- * (fashion-vit) OpenBLAS's AVX-512 or AVX2 kernels take a layer in a third of the time
- * (docs/performance.md).
+ * stay: at 17 tokens (vit-small) a call costs about what a head's product does, and at 33 the
+ * two ways tie; at 50 (fashion-vit) OpenBLAS's AVX-512 or AVX2 kernels take the products in a
+ * third of the time, and a layer, softmax included, in about 70% (docs/performance.md).
  */
 export const BLAS_ATTENTION_MIN_TOKENS = 32;
 
