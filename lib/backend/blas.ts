@@ -15,48 +15,15 @@ import { median } from "../stats.ts";
 import type { KernelArgs, WasmInternals } from "./kernel_types.ts";
 import { type HeapSgemm, useBlasAttention } from "./simd_kernels.ts";
 
+/** cblas_sgemm's parameters, its three matrices passed as `m`: typed arrays or heap addresses. */
+const _sgemmParams = <M extends "buffer" | "usize">(m: M) =>
+  ["i32", "i32", "i32", "i32", "i32", "i32", "f32", m, "i32", m, "i32", "f32", m, "i32"] as const;
+
 const _SYMBOLS = {
-  cblas_sgemm: {
-    parameters: [
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "f32",
-      "buffer",
-      "i32",
-      "buffer",
-      "i32",
-      "f32",
-      "buffer",
-      "i32",
-    ],
-    result: "void",
-  },
+  cblas_sgemm: { parameters: _sgemmParams("buffer"), result: "void" },
   // The same function over addresses in the wasm heap: attention's products read q, k and v in
   // place, at strides a typed array's view cannot express without one object per call.
-  cblas_sgemm_at: {
-    name: "cblas_sgemm",
-    parameters: [
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "i32",
-      "f32",
-      "usize",
-      "i32",
-      "usize",
-      "i32",
-      "f32",
-      "usize",
-      "i32",
-    ],
-    result: "void",
-  },
+  cblas_sgemm_at: { name: "cblas_sgemm", parameters: _sgemmParams("usize"), result: "void" },
   openblas_get_num_threads: { parameters: [], result: "i32" },
   openblas_set_num_threads: { parameters: ["i32"], result: "void" },
   openblas_get_config: { parameters: [], result: "pointer" },

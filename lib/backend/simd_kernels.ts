@@ -209,7 +209,7 @@ function _attentionGrad({ inputs, backend, attrs }: _Args): tf.TensorInfo {
   const scratch = be.wasm._malloc((blas ? t * t : (hd + t) * _round4(t)) * 4);
   try {
     const at = [_at(be, dout), _at(be, p), _at(be, qkv), _at(be, dqkv), scratch] as const;
-    if (blas) _attentionGradBlas(be, ...at, b, t, h, hd, scale);
+    if (blas) _attentionGradBlas(be, at, b, t, h, hd, scale);
     else _kernels(be).attention_bwd(...at, b, t, h, hd, scale);
   } finally {
     be.wasm._free(scratch);
@@ -274,17 +274,8 @@ function _attentionShapes(fwd: boolean, bh: number, t: number, hd: number): Prod
 
 // Forward, a head at a time so that its [T, T] scores stay in cache between the three passes.
 // qkv [B, T, 3, H, hd] is read in place: head h's q, k, v rows are hd wide at a stride of 3D.
-function _attentionBlas(
-  be: _WasmBackend,
-  qkv: number,
-  out: number,
-  p: number,
-  b: number,
-  t: number,
-  h: number,
-  hd: number,
-  scale: number,
-): void {
+function _attentionBlas(be: _WasmBackend, qkv: number, out: number, p: number, ...sizes: _AttentionSizes): void {
+  const [b, t, h, hd, scale] = sizes;
   const k = _kernels(be);
   const gemm = _heapSgemm!(be.wasm.asm.memory.buffer as ArrayBuffer, _attentionShapes(true, b * h, t, hd));
   const d = h * hd, row = 3 * d;
@@ -303,17 +294,10 @@ function _attentionBlas(
 // dq = dS·k, dk = dSᵀ·q; dqkv [B, T, 3, H, hd] gets every element once. scratch: [T, T].
 function _attentionGradBlas(
   be: _WasmBackend,
-  dout: number,
-  p: number,
-  qkv: number,
-  dqkv: number,
-  ds: number,
-  b: number,
-  t: number,
-  h: number,
-  hd: number,
-  scale: number,
+  [dout, p, qkv, dqkv, ds]: readonly [number, number, number, number, number],
+  ...sizes: _AttentionSizes
 ): void {
+  const [b, t, h, hd, scale] = sizes;
   const k = _kernels(be);
   const gemm = _heapSgemm!(be.wasm.asm.memory.buffer as ArrayBuffer, _attentionShapes(false, b * h, t, hd));
   const d = h * hd, row = 3 * d;
