@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { ADAM_KERNEL, adamUpdate } from "../lib/backend/adam_update.ts";
+import { ADD_PACKED_KERNEL, addPacked } from "../lib/backend/add_packed.ts";
 import { initBackend } from "../lib/backend/backend.ts";
 import { sumOfSquares } from "../lib/backend/sum_squares.ts";
 import { clipScale, globalNorm } from "../lib/train/clip.ts";
@@ -134,4 +135,31 @@ Deno.test("the fused sum of squares on wasm equals stack + sum on cpu; the globa
   assert.ok(Math.abs(clipScale(5, 1) - 1 / (5 + 1e-6)) < 1e-12);
   assert.equal(clipScale(0.5, 1), 1);
   assert.equal(clipScale(50, 0), 1);
+});
+
+Deno.test("the packed add on wasm gives tf.add's bytes, as the cpu fallback does; a wrong length is an error", async () => {
+  const shapes = [[3, 5], [7], [2, 2, 3], []];
+  const rng = Rng.fromSeed(7, "add-packed-test");
+  // Magnitudes from 1e-30 to 1e30 with either sign: sums that round, cancel and stay exact.
+  const draw = (n: number) =>
+    Float32Array.from({ length: n }, () => rng.normal() * 10 ** Math.round(rng.normal() * 10));
+  const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+  const bases = sizes.map(draw);
+  const packed = draw(sizes.reduce((a, b) => a + b, 0));
+  for (const backend of ["wasm", "cpu"] as const) {
+    await initBackend(backend);
+    assert.equal(Boolean(tf.getKernel(ADD_PACKED_KERNEL, backend)), backend === "wasm");
+    const xs = bases.map((b, i) => tf.tensor(b, shapes[i]!, "float32"));
+    const got = addPacked(xs, packed);
+    let offset = 0;
+    for (const [i, x] of xs.entries()) {
+      const want = tf.add(x, tf.tensor(packed.subarray(offset, offset + sizes[i]!), shapes[i]!, "float32"));
+      assert.deepEqual(got[i]!.shape, shapes[i], `${backend}: shape of tensor ${i}`);
+      assert.deepEqual(new Uint32Array((await got[i]!.data()).buffer), new Uint32Array((await want.data()).buffer));
+      offset += sizes[i]!;
+      want.dispose();
+    }
+    assert.throws(() => addPacked(xs, packed.subarray(1)), /packed addends have 34 values, not 35/);
+    tf.dispose([...xs, ...got]);
+  }
 });

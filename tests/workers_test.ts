@@ -75,3 +75,16 @@ Deno.test("on blas with attention's products through OpenBLAS (37 tokens): run.w
   const two = await runExperiment(tinyConfig([...blas, "run.workers=2"]), { runsDir: join(dir, "2") });
   assertSameBytes(one.runDir, two.runDir);
 });
+
+Deno.test("a batch with fewer micro-batches than replicas (a split smaller than the batch) trains the same bytes", async () => {
+  const dir = tempDir();
+  // 8 synthetic images, 2 held out: every step is one short batch of 6, two micro-batches (4 + 2)
+  // for four replicas, so the first one is computed by a worker, not by this thread.
+  const small = [...COMMON, "data.synthetic_size=8", "data.val_fraction=0.25"];
+  const starts: number[] = [];
+  const events = { onStart: (i: { replicas: number }) => starts.push(i.replicas) };
+  const one = await runExperiment(tinyConfig([...small, "run.workers=1"]), { runsDir: join(dir, "1"), events });
+  const four = await runExperiment(tinyConfig([...small, "run.workers=4"]), { runsDir: join(dir, "4"), events });
+  assert.deepEqual(starts, [1, 4]);
+  assertSameBytes(one.runDir, four.runDir);
+});

@@ -14,6 +14,8 @@
  *   gradient norm ({@linkcode ./sum_squares.ts}) are one kernel each instead of ~13 and 2 per
  *   variable: the optimizer went from 16 to 1.7 ms a step. The update is a SIMD kernel from
  *   {@linkcode ./simd_kernels.ts} since (the same bytes; vit-small's 80 updates 1.2 → 0.8 ms).
+ * - A replica's gradients are added to this thread's by one kernel over their packed buffer
+ *   ({@linkcode ./add_packed.ts}) instead of an upload and an `Add` per variable.
  * Sums accumulate in float64 and round once to float32, in a fixed order, so reruns stay
  * bit-identical. GELU, LayerNorm and softmax's backward are fused SIMD kernels compiled from C
  * ({@linkcode ./simd_kernels.ts}): written in TypeScript they lost to tfjs's own SIMD kernels.
@@ -22,6 +24,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { keepOriginalTranspose, SIMD_KERNELS, sumRows } from "./simd_kernels.ts";
 import type { KernelArgs as _Args, KernelFn as _KernelFunc, WasmInternals as _WasmBackend } from "./kernel_types.ts";
 import { SUM_SQUARES_KERNEL } from "./sum_squares.ts";
+import { ADD_PACKED_KERNEL } from "./add_packed.ts";
 
 let _originalSum: tf.KernelConfig | null = null;
 let _originalCast: tf.KernelConfig | null = null;
@@ -37,6 +40,7 @@ export function registerWasmKernels(): void {
   _originalSum = tf.getKernel("Sum", "wasm") ?? null;
   _replace("Sum", _sum);
   _replace(SUM_SQUARES_KERNEL, _sumOfSquares);
+  _replace(ADD_PACKED_KERNEL, _addPacked);
   keepOriginalTranspose();
   for (const [name, fn] of Object.entries(SIMD_KERNELS)) _replace(name, fn);
 }
@@ -92,4 +96,24 @@ function _sumOfSquares({ inputs, backend }: _Args): tf.TensorInfo {
   }
   be.typedArrayFromHeap(out)[0] = total;
   return out;
+}
+
+/**
+ * inputs[i] + its run of the packed attr, each in float32 (a float64 sum of two float32 values
+ * rounds to the float32 sum exactly, so the bytes are those of `Add`).
+ */
+function _addPacked({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
+  const be = backend as _WasmBackend;
+  const packed = (attrs as unknown as { packed: Float32Array }).packed;
+  const list = Object.keys(inputs).sort((a, b) => Number(a) - Number(b)).map((k) => inputs[k] as tf.TensorInfo);
+  let offset = 0;
+  return list.map((t) => {
+    const out = be.makeOutput([...t.shape], "float32");
+    // Views after makeOutput: an allocation can grow the heap and detach older views.
+    const xv = be.typedArrayFromHeap(t);
+    const ov = be.typedArrayFromHeap(out);
+    for (let i = 0; i < xv.length; i++) ov[i] = xv[i]! + packed[offset + i]!;
+    offset += xv.length;
+    return out;
+  });
 }

@@ -4,8 +4,8 @@
  *
  * Messages in: `init` (the config, the backend, the split's shape), `step` (micro-batches) and
  * `eval` (batches to evaluate), each with the shared buffer of the weights the first time.
- * Out: `ready`, one `result` per step (each micro-batch's loss, correct count and gradients, the
- * buffers transferred), one `evaluated` per evaluation (each batch's loss, correct count and
+ * Out: `ready`, one `result` per step (each micro-batch's loss, correct count and gradients packed
+ * in one buffer, transferred), one `evaluated` per evaluation (each batch's loss, correct count and
  * logits), or `error` (the error as data, and the micro-batch it happened in).
  */
 /// <reference lib="deno.worker" />
@@ -72,11 +72,16 @@ self.onmessage = async (e: MessageEvent<ReplicaRequest>) => {
       const r = tf.tidy(() =>
         microBatchGrads(model!, init!.shape, job.part, rng, job.weight, init!.config.train.label_smoothing, trainable)
       );
-      const grads = r.grads.map((g) => g.dataSync() as Float32Array);
+      const grads = new Float32Array(r.grads.reduce((n, g) => n + g.size, 0));
+      let offset = 0;
+      for (const g of r.grads) {
+        grads.set(g.dataSync() as Float32Array, offset);
+        offset += g.size;
+      }
       const [loss, correct] = [r.loss.dataSync()[0]!, r.correct.dataSync()[0]!];
       tf.dispose([r.loss, r.correct, ...r.grads]);
       results.push({ m: job.m, loss, correct, grads });
-      buffers.push(...grads.map((g) => g.buffer as ArrayBuffer));
+      buffers.push(grads.buffer);
     }
     self.postMessage({ kind: "result", token: m.token, results } satisfies ReplicaReply, buffers);
   } catch (err) {

@@ -57,8 +57,8 @@ export interface RemoteMicroGrads {
   loss: number;
   /** Its correct count. */
   correct: number;
-  /** One gradient per parameter, in order. */
-  grads: Float32Array[];
+  /** Every parameter's gradient back to back, in order: one buffer to transfer. */
+  grads: Float32Array;
 }
 
 /** Messages from a replica. */

@@ -7,6 +7,7 @@
 import { setImmediate } from "node:timers";
 import * as tf from "@tensorflow/tfjs-core";
 import type { BackendName, Config } from "../config/schema.ts";
+import { addPacked, unpack } from "../backend/add_packed.ts";
 import { capBlasThreads } from "../backend/blas.ts";
 import { augmentEnabled } from "../data/augment.ts";
 import type { HostBatch, Normalization } from "../data/batch.ts";
@@ -273,14 +274,8 @@ export class Trainer {
     const waitStart = performance.now();
     const results = (await remote) ?? [];
     this.timings.replicaWaitMs += performance.now() - waitStart;
-    const params = this.trainable;
-    for (const r of results) {
-      sum.add(() => ({
-        loss: tf.scalar(r.loss, "float32"),
-        correct: tf.scalar(r.correct, "float32"),
-        grads: r.grads.map((g, i) => tf.tensor(g, params[i]!.variable.shape, "float32")),
-      }));
-    }
+    const shapes = this.trainable.map((p) => p.variable.shape);
+    for (const r of results) sum.addPacked(r, shapes);
     return sum.finish();
   }
 
@@ -463,6 +458,23 @@ class _GradSum {
         loss: tf.add(prev.loss, r.loss) as tf.Scalar,
         correct: tf.add(prev.correct, r.correct) as tf.Scalar,
         grads: prev.grads.map((g, i) => tf.add(g, r.grads[i]!)),
+      };
+    });
+    if (prev !== null) tf.dispose([prev.loss, prev.correct, ...prev.grads]);
+  }
+
+  /** Adds a replica's micro-batch, its gradients packed in one buffer, in one kernel. */
+  addPacked(r: RemoteMicroGrads, shapes: number[][]): void {
+    const prev = this.#sum;
+    this.#sum = tf.tidy((): MicroGrads => {
+      const loss = tf.scalar(r.loss, "float32");
+      const correct = tf.scalar(r.correct, "float32");
+      // A step whose last, short batch has fewer micro-batches than replicas starts remotely.
+      if (prev === null) return { loss, correct, grads: unpack(r.grads, shapes) };
+      return {
+        loss: tf.add(prev.loss, loss) as tf.Scalar,
+        correct: tf.add(prev.correct, correct) as tf.Scalar,
+        grads: addPacked(prev.grads, r.grads),
       };
     });
     if (prev !== null) tf.dispose([prev.loss, prev.correct, ...prev.grads]);
