@@ -450,8 +450,7 @@ class _GradSum {
   #sum: MicroGrads | null = null;
 
   add(next: () => MicroGrads): void {
-    const prev = this.#sum;
-    this.#sum = tf.tidy((): MicroGrads => {
+    this.#fold((prev) => {
       const r = next();
       if (prev === null) return r;
       return {
@@ -460,16 +459,15 @@ class _GradSum {
         grads: prev.grads.map((g, i) => tf.add(g, r.grads[i]!)),
       };
     });
-    if (prev !== null) tf.dispose([prev.loss, prev.correct, ...prev.grads]);
   }
 
   /** Adds a replica's micro-batch, its gradients packed in one buffer, in one kernel. */
   addPacked(r: RemoteMicroGrads, shapes: number[][]): void {
-    const prev = this.#sum;
-    this.#sum = tf.tidy((): MicroGrads => {
+    this.#fold((prev) => {
       const loss = tf.scalar(r.loss, "float32");
       const correct = tf.scalar(r.correct, "float32");
-      // A step whose last, short batch has fewer micro-batches than replicas starts remotely.
+      // A split smaller than train.batch_size gives a batch with fewer micro-batches than
+      // replicas, and the first of them is then a replica's.
       if (prev === null) return { loss, correct, grads: unpack(r.grads, shapes) };
       return {
         loss: tf.add(prev.loss, loss) as tf.Scalar,
@@ -477,6 +475,12 @@ class _GradSum {
         grads: addPacked(prev.grads, r.grads),
       };
     });
+  }
+
+  /** Replaces the running sum by `step(sum)`, freeing the old one. */
+  #fold(step: (prev: MicroGrads | null) => MicroGrads): void {
+    const prev = this.#sum;
+    this.#sum = tf.tidy(() => step(prev));
     if (prev !== null) tf.dispose([prev.loss, prev.correct, ...prev.grads]);
   }
 
