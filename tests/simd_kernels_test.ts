@@ -4,12 +4,14 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../lib/backend/backend.ts";
 import { recordProducts } from "../lib/backend/blas.ts";
 import {
+  ADD_LAYER_NORM_KERNEL,
   ATTENTION_KERNEL,
   BLAS_ATTENTION_MIN_TOKENS,
   EMA_KERNEL,
   GELU_KERNEL,
   hasFusedKernel,
   LAYER_NORM_KERNEL,
+  LINEAR_KERNEL,
   SOFTMAX_GRAD_KERNEL,
 } from "../lib/backend/simd_kernels.ts";
 import { KERNELS_WASM_BASE64 } from "../lib/backend/simd/kernels_wasm.ts";
@@ -18,6 +20,7 @@ import { ADAM_CASES } from "./_helpers.ts";
 import { Attention, softmaxLastAxis } from "../lib/model/attention.ts";
 import { EVAL, type ForwardContext } from "../lib/model/context.ts";
 import { LayerNorm } from "../lib/model/layer_norm.ts";
+import { Linear } from "../lib/model/linear.ts";
 import { gelu } from "../lib/model/mlp.ts";
 import { ParamStore } from "../lib/model/params.ts";
 import { Rng } from "../lib/random.ts";
@@ -102,12 +105,115 @@ for (const [rows, d] of [[37, 64], [5, 7], [130, 130]] as const) {
   });
 }
 
-Deno.test("the fused kernels' module imports only tfjs's memory and exports the fourteen kernels", () => {
+/** Byte equality with a short message (a deep-equal diff of a megabyte takes minutes). */
+function sameBytes(a: Uint8Array, b: Uint8Array, what: string): void {
+  assert.equal(a.length, b.length, `${what}: ${a.length} bytes against ${b.length}`);
+  const i = a.findIndex((v, j) => v !== b[j]);
+  assert.equal(i, -1, `${what}: the bytes differ from byte ${i}`);
+}
+
+/**
+ * A residual add and the LayerNorm after it, through {@linkcode LayerNorm.applyResidual} on wasm:
+ * s, y and the gradients of x, the branch, w and b (when the loss reads y), as bytes. `use` says which outputs the loss
+ * reads; with `alsoX` the loss reads x itself too, so x's gradient sums two paths.
+ */
+async function residualNorm(shape: number[], use: "s" | "y" | "both", alsoX: boolean) {
+  const n = shape.reduce((a, b) => a * b, 1), d = shape.at(-1)!;
+  const store = new ParamStore();
+  const norm = new LayerNorm(store, Rng.fromSeed(0, "init"), "norm", d);
+  norm.weight.assign(tf.tensor1d(values(d, 1, 1)));
+  norm.bias.assign(tf.tensor1d(values(d, 2, 1)));
+  const x = tf.tensor(values(n, 3, 3), shape);
+  const br = tf.tensor(values(n, 5, 0.5), shape);
+  const [ca, cb, cc] = [6, 7, 8].map((seed) => tf.tensor(values(n, seed, 1), shape));
+  const loss = (xv: tf.Tensor, bv: tf.Tensor) => {
+    const [s, y] = norm.applyResidual(xv, bv);
+    const terms = [];
+    if (use !== "y") terms.push(tf.sum(tf.mul(s, ca!)));
+    if (use !== "s") terms.push(tf.sum(tf.mul(gelu(y as tf.Tensor2D), cb!)));
+    if (alsoX) terms.push(tf.sum(tf.mul(xv, cc!)));
+    return tf.addN(terms) as tf.Scalar;
+  };
+  const [s, y] = norm.applyResidual(x, br);
+  const [dx, dbr] = tf.grads(loss)([x, br]);
+  const out = [s, y, dx!, dbr!];
+  if (use !== "s") {
+    const { grads } = tf.variableGrads(() => loss(x, br), [norm.weight, norm.bias]);
+    out.push(grads[norm.weight.name]!, grads[norm.bias.name]!);
+  }
+  const bytes = await Promise.all(out.map(async (t) => new Uint8Array((await t.data() as Float32Array).buffer)));
+  tf.dispose([x, br, ca!, cb!, cc!, ...out]);
+  store.dispose();
+  return bytes;
+}
+
+Deno.test("a residual add fused into the LayerNorm after it gives the bytes of tf.add then LayerNorm on wasm, forward and backward", async () => {
+  await initBackend("wasm");
+  const fused = tf.getKernel(ADD_LAYER_NORM_KERNEL, "wasm")!;
+  const names = ["s", "y", "dx", "dbranch", "dw", "db"];
+  for (const shape of [[2, 17, 64], [5, 7], [3, 4, 130]]) {
+    for (const [use, alsoX] of [["both", false], ["both", true], ["y", false], ["s", true]] as const) {
+      const a = await residualNorm(shape, use, alsoX);
+      tf.unregisterKernel(ADD_LAYER_NORM_KERNEL, "wasm");
+      try {
+        assert.ok(!hasFusedKernel(ADD_LAYER_NORM_KERNEL));
+        const b = await residualNorm(shape, use, alsoX);
+        assert.equal(a.length, b.length);
+        a.forEach((v, i) => sameBytes(v, b[i]!, `${names[i]} of [${shape}], loss on ${use}${alsoX ? " and x" : ""}`));
+      } finally {
+        tf.registerKernel(fused);
+      }
+    }
+  }
+});
+
+/** A linear layer's output and its gradients (input, weight, bias) as bytes, on the active backend. */
+async function linearBytes(m: number, k: number, n: number) {
+  const store = new ParamStore();
+  const layer = new Linear(store, Rng.fromSeed(0, "init"), "fc", k, n);
+  layer.weight.assign(tf.tensor2d(values(k * n, 1, 0.3), [k, n]));
+  layer.bias!.assign(tf.tensor1d(values(n, 2, 1)));
+  const x = tf.tensor2d(values(m * k, 3, 2), [m, k]);
+  const c = tf.tensor2d(values(m * n, 4, 1), [m, n]);
+  const loss = (xv: tf.Tensor) => tf.sum(tf.mul(gelu(layer.apply(xv as tf.Tensor2D)), c)) as tf.Scalar;
+  const y = layer.apply(x);
+  const dx = tf.grad(loss)(x);
+  const { grads } = tf.variableGrads(() => loss(x), [layer.weight, layer.bias!]);
+  const out = [y, dx, grads[layer.weight.name]!, grads[layer.bias!.name]!];
+  const bytes = await Promise.all(out.map(async (t) => new Uint8Array((await t.data() as Float32Array).buffer)));
+  tf.dispose([x, c, ...out]);
+  store.dispose();
+  return bytes;
+}
+
+for (const backend of ["wasm", "blas"] as const) {
+  Deno.test(`a linear layer's bias added in its product's kernel gives the bytes of matMul then tf.add on ${backend}, forward and backward`, async () => {
+    await initBackend(backend);
+    const fused = tf.getKernel(LINEAR_KERNEL, "wasm")!;
+    const names = ["y", "dx", "dw", "dbias"];
+    for (const [m, k, n] of [[1088, 64, 192], [5, 7, 3], [33, 130, 9]] as const) {
+      const a = await linearBytes(m, k, n);
+      tf.unregisterKernel(LINEAR_KERNEL, "wasm");
+      try {
+        assert.ok(!hasFusedKernel(LINEAR_KERNEL));
+        const b = await linearBytes(m, k, n);
+        a.forEach((v, i) => sameBytes(v, b[i]!, `${names[i]} of [${m}, ${k}]·[${k}, ${n}]`));
+      } finally {
+        tf.registerKernel(fused);
+      }
+    }
+  });
+}
+
+Deno.test("the fused kernels' module imports only tfjs's memory and exports the seventeen kernels", () => {
   const bytes = Uint8Array.from(atob(KERNELS_WASM_BASE64), (c) => c.charCodeAt(0));
   const module = new WebAssembly.Module(bytes);
   assert.deepEqual(WebAssembly.Module.imports(module), [{ module: "env", name: "memory", kind: "memory" }]);
   assert.deepEqual(WebAssembly.Module.exports(module).map((e) => e.name).sort(), [
     "adam_update",
+    "add_bias_rows",
+    "add_layer_norm_bwd",
+    "add_layer_norm_fwd",
     "attention_bwd",
     "attention_ds_rows",
     "attention_fwd",

@@ -18,18 +18,31 @@ const _matMul2d = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   return {
     value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
-      // dA [M,K] = dy [M,N] · Bᵀ [N,K]; dB [K,N] = Aᵀ [K,M] · dy [M,N]
-      if (activeTraits().transposeFlagsFree) {
-        return [tf.matMul(dy as tf.Tensor2D, sb, false, true), tf.matMul(sa, dy as tf.Tensor2D, true, false)];
-      }
-      return [
-        tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)),
-        tf.matMul(tf.transpose(sa), dy as tf.Tensor2D),
-      ];
+      const g = matMul2dGrads(dy as tf.Tensor2D, saved[0] as tf.Tensor2D, saved[1] as tf.Tensor2D);
+      return [g.a(), g.b()];
     },
   };
 });
+
+/**
+ * The gradients of `a · b`, each computed when asked for (a fused layer's gradient asks only for
+ * those the tape needs).
+ * @param dy [M, N]
+ * @param a [M, K]
+ * @param b [K, N]
+ * @returns a's [M, K] and b's [K, N]
+ */
+export function matMul2dGrads(
+  dy: tf.Tensor2D,
+  a: tf.Tensor2D,
+  b: tf.Tensor2D,
+): { a: () => tf.Tensor2D; b: () => tf.Tensor2D } {
+  // dA [M,K] = dy [M,N] · Bᵀ [N,K]; dB [K,N] = Aᵀ [K,M] · dy [M,N]
+  if (activeTraits().transposeFlagsFree) {
+    return { a: () => tf.matMul(dy, b, false, true), b: () => tf.matMul(a, dy, true, false) };
+  }
+  return { a: () => tf.matMul(dy, tf.transpose(b)), b: () => tf.matMul(tf.transpose(a), dy) };
+}
 
 /**
  * `a · b` for 2-D tensors, with a gradient that stays on the backends' fast path.

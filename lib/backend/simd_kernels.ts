@@ -27,12 +27,28 @@ export const LAYER_NORM_KERNEL = "VitlabLayerNorm";
 /** [dx, dw, db] of LayerNorm. Inputs `dy`, `xhat`, `r`, `w`. */
 export const LAYER_NORM_GRAD_KERNEL = "VitlabLayerNormGrad";
 /**
+ * [s, y, stats] of a residual add and the LayerNorm after it: s = x + br, y = LayerNorm(s) over
+ * the last axis (x and br of one shape, any rank), stats [rows, 2] each row's mean and 1/σ.
+ * Inputs `x`, `br`, `w`, `b`; attr `eps`.
+ */
+export const ADD_LAYER_NORM_KERNEL = "VitlabAddLayerNorm";
+/**
+ * [dx, dw, db] of {@linkcode ADD_LAYER_NORM_KERNEL}: dx is both x's and br's gradient, LayerNorm's
+ * input gradient plus `ds`. Inputs `dy`, `ds`, `s`, `stats`, `w`.
+ */
+export const ADD_LAYER_NORM_GRAD_KERNEL = "VitlabAddLayerNormGrad";
+/**
  * [out, p] of attention from the fused qkv projection: qkv [B·T, 3D] → out [B·T, D] and the
  * probabilities p [B, H, T, T]. Input `qkv`; attrs `batch`, `heads`, `scale`.
  */
 export const ATTENTION_KERNEL = "VitlabAttention";
 /** dqkv [B·T, 3D] of {@linkcode ATTENTION_KERNEL}. Inputs `dout`, `p`, `qkv`; attrs as the forward's. */
 export const ATTENTION_GRAD_KERNEL = "VitlabAttentionGrad";
+/**
+ * y = x·w + bias, a linear layer: the backend's own BatchMatMul, then the bias added in place.
+ * Inputs `x` [M, K], `w` [K, N], `bias` [N].
+ */
+export const LINEAR_KERNEL = "VitlabLinear";
 /** dx = y·(dy − Σ dy·y) over the last axis. Inputs `y`, `dy`. */
 export const SOFTMAX_GRAD_KERNEL = "VitlabSoftmaxGrad";
 /** The weights' moving average of one variable: s·d + p·(1 − d), inputs `s`, `p`, attr `decay`. */
@@ -57,6 +73,31 @@ interface _Exports {
   ): void;
   layer_norm_bwd_x(dy: number, xhat: number, r: number, w: number, dx: number, rows: number, d: number): void;
   layer_norm_bwd_wb(dy: number, xhat: number, dw: number, db: number, rows: number, d: number): void;
+  add_layer_norm_fwd(
+    x: number,
+    br: number,
+    w: number,
+    b: number,
+    s: number,
+    y: number,
+    stats: number,
+    rows: number,
+    d: number,
+    eps: number,
+  ): void;
+  add_layer_norm_bwd(
+    dy: number,
+    ds: number,
+    s: number,
+    stats: number,
+    w: number,
+    dx: number,
+    dw: number,
+    db: number,
+    rows: number,
+    d: number,
+  ): void;
+  add_bias_rows(y: number, bias: number, rows: number, n: number): void;
   softmax_bwd(y: number, dy: number, dx: number, rows: number, n: number): void;
   transpose_0213(x: number, y: number, b: number, i: number, j: number, k: number): void;
   sum_rows(x: number, out: number, rows: number, cols: number): void;
@@ -157,6 +198,53 @@ function _layerNormGrad({ inputs, backend }: _Args): tf.TensorInfo[] {
   k.layer_norm_bwd_x(_at(be, dy), _at(be, xhat), _at(be, r), _at(be, w), _at(be, dx), rows, d);
   k.layer_norm_bwd_wb(_at(be, dy), _at(be, xhat), _at(be, dw), _at(be, db), rows, d);
   return [dx, dw, db];
+}
+
+function _addLayerNorm({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
+  const be = backend as _WasmBackend;
+  const { x, br, w, b } = inputs as Record<"x" | "br" | "w" | "b", tf.TensorInfo>;
+  const d = x.shape[x.shape.length - 1]!, rows = _size(x.shape) / d;
+  const s = be.makeOutput([...x.shape], "float32");
+  const y = be.makeOutput([...x.shape], "float32");
+  const stats = be.makeOutput([rows, 2], "float32");
+  const eps = (attrs as { eps: number }).eps;
+  _kernels(be).add_layer_norm_fwd(
+    _at(be, x),
+    _at(be, br),
+    _at(be, w),
+    _at(be, b),
+    _at(be, s),
+    _at(be, y),
+    _at(be, stats),
+    rows,
+    d,
+    eps,
+  );
+  return [s, y, stats];
+}
+
+function _addLayerNormGrad({ inputs, backend }: _Args): tf.TensorInfo[] {
+  const be = backend as _WasmBackend;
+  const { dy, ds, s, stats, w } = inputs as Record<"dy" | "ds" | "s" | "stats" | "w", tf.TensorInfo>;
+  const d = dy.shape[dy.shape.length - 1]!, rows = _size(dy.shape) / d;
+  const dx = be.makeOutput([...dy.shape], "float32");
+  const dw = be.makeOutput([d], "float32");
+  const db = be.makeOutput([d], "float32");
+  const at = [dy, ds, s, stats, w, dx, dw, db].map((t) => _at(be, t)) as _Eight;
+  _kernels(be).add_layer_norm_bwd(...at, rows, d);
+  return [dx, dw, db];
+}
+
+type _Eight = [number, number, number, number, number, number, number, number];
+
+function _linear({ inputs, backend }: _Args): tf.TensorInfo {
+  const be = backend as _WasmBackend;
+  const { x, w, bias } = inputs as Record<"x" | "w" | "bias", tf.TensorInfo>;
+  const product = tf.getKernel("BatchMatMul", "wasm")!.kernelFunc as (a: _Args) => tf.TensorInfo;
+  const y = product({ inputs: { a: x, b: w }, attrs: { transposeA: false, transposeB: false }, backend }); // [M, N]
+  const [rows, n] = y.shape as [number, number];
+  _kernels(be).add_bias_rows(_at(be, y), _at(be, bias), rows, n);
+  return y;
 }
 
 function _softmaxGrad({ inputs, backend }: _Args): tf.TensorInfo {
@@ -401,6 +489,9 @@ export const SIMD_KERNELS: Record<string, KernelFn> = {
   [GELU_GRAD_KERNEL]: _geluGrad,
   [LAYER_NORM_KERNEL]: _layerNorm,
   [LAYER_NORM_GRAD_KERNEL]: _layerNormGrad,
+  [ADD_LAYER_NORM_KERNEL]: _addLayerNorm,
+  [ADD_LAYER_NORM_GRAD_KERNEL]: _addLayerNormGrad,
+  [LINEAR_KERNEL]: _linear,
   [SOFTMAX_GRAD_KERNEL]: _softmaxGrad,
   [ATTENTION_KERNEL]: _attention,
   [ATTENTION_GRAD_KERNEL]: _attentionGrad,

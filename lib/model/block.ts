@@ -71,9 +71,34 @@ export class Block {
    * @returns [B, T, D]
    */
   apply(x: tf.Tensor3D, ctx: ForwardContext): tf.Tensor3D {
-    const [b, t, d] = x.shape;
-    x = tf.add(x, dropPath(this.attn.apply(this.norm1.apply(x), ctx), this.dropPathRate, ctx));
-    const m = this.mlp.apply(tf.reshape(this.norm2.apply(x), [b * t, d]) as tf.Tensor2D, ctx); // [B·T, D]
-    return tf.add(x, dropPath(tf.reshape(m, [b, t, d]), this.dropPathRate, ctx)); // [B, T, D]
+    const out = this.applyStream({ x, branch: null }, ctx);
+    return tf.add(out.x, out.branch!); // [B, T, D]
   }
+
+  /**
+   * Both residual branches on a stream whose last add is still pending, and leaving this block's
+   * last add pending: each add is done by the LayerNorm after it ({@linkcode LayerNorm.applyResidual}),
+   * one fused kernel where the backend has it.
+   * @param stream the residual stream before this block: x + branch
+   * @param ctx forward context
+   * @returns the stream after this block, its last branch not yet added
+   */
+  applyStream(stream: ResidualStream, ctx: ForwardContext): ResidualStream {
+    const [b, t, d] = stream.x.shape;
+    const [x, h] = stream.branch
+      ? this.norm1.applyResidual(stream.x, stream.branch)
+      : [stream.x, this.norm1.apply(stream.x)]; // [B, T, D] each
+    const a = dropPath(this.attn.apply(h, ctx), this.dropPathRate, ctx); // [B, T, D]
+    const [x1, h2] = this.norm2.applyResidual(x, a); // [B, T, D] each
+    const m = this.mlp.apply(tf.reshape(h2, [b * t, d]) as tf.Tensor2D, ctx); // [B·T, D]
+    return { x: x1, branch: dropPath(tf.reshape(m, [b, t, d]), this.dropPathRate, ctx) }; // [B, T, D] each
+  }
+}
+
+/** The residual stream between blocks as x + branch, the add left to the LayerNorm that follows it. */
+export interface ResidualStream {
+  /** [B, T, D]: the stream up to its last add. */
+  x: tf.Tensor3D;
+  /** [B, T, D]: the last branch's output, still to be added to x; null when there is none. */
+  branch: tf.Tensor3D | null;
 }

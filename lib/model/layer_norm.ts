@@ -5,7 +5,13 @@
  * @internal
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { hasFusedKernel, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from "../backend/simd_kernels.ts";
+import {
+  ADD_LAYER_NORM_GRAD_KERNEL,
+  ADD_LAYER_NORM_KERNEL,
+  hasFusedKernel,
+  LAYER_NORM_GRAD_KERNEL,
+  LAYER_NORM_KERNEL,
+} from "../backend/simd_kernels.ts";
 import type { Rng } from "../random.ts";
 import type { ParamStore } from "./params.ts";
 
@@ -55,7 +61,49 @@ export class LayerNorm {
     const norm = hasFusedKernel(LAYER_NORM_KERNEL) ? _layerNormFused(this.eps) : _layerNorm(this.eps);
     return tf.reshape(norm(flat, this.weight, this.bias), x.shape) as T; // [..., D]
   }
+
+  /**
+   * A pre-norm block's residual add and this norm after it: one pass on the wasm and blas
+   * backends (the add, the norm, and backward the sum of the stream's two gradients), the same
+   * bytes as `tf.add` then {@linkcode apply} everywhere.
+   * @param x [..., dim] the residual stream
+   * @param branch same shape: what a branch adds to it
+   * @returns [x + branch, its norm], both x's shape
+   */
+  applyResidual<T extends tf.Tensor>(x: T, branch: T): [T, T] {
+    if (!hasFusedKernel(ADD_LAYER_NORM_KERNEL)) {
+      const s = tf.add(x, branch) as T;
+      return [s, this.apply(s)];
+    }
+    const [s, y] = tf.engine().runKernel(
+      ADD_LAYER_NORM_KERNEL,
+      { x, br: branch, w: this.weight, b: this.bias },
+      { eps: this.eps },
+    ) as tf.Tensor[]; // x's shape twice (and the rows' stats, [M, 2], for the gradient)
+    return [s as T, y as T];
+  }
 }
+
+// The fused add's gradient: the stream's gradient ds (from the layers after s) and the norm's dy
+// meet in one kernel. x and br get the same dx: br's as a reshape, so that the two gradients are
+// separate tensors sharing one buffer (the tape frees each on its own).
+tf.registerGradient({
+  kernelName: ADD_LAYER_NORM_KERNEL,
+  inputsToSave: ["w"],
+  outputsToSave: [true, false, true],
+  gradFunc: (dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+    const [ds, dy] = dys as tf.Tensor[];
+    const [w, s, stats] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+    const [dx, dw, db] = tf.engine().runKernel(ADD_LAYER_NORM_GRAD_KERNEL, {
+      dy: dy!,
+      ds: ds!,
+      s,
+      stats,
+      w,
+    }) as tf.Tensor[]; // x's shape, [D], [D]
+    return { x: () => dx!, br: () => tf.reshape(dx!, dx!.shape), w: () => dw!, b: () => db! };
+  },
+});
 
 type _Norm = (x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
 const _cache = new Map<number, _Norm>();

@@ -5,7 +5,8 @@
  * @internal
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { matMul2d } from "../backend/matmul.ts";
+import { matMul2d, matMul2dGrads } from "../backend/matmul.ts";
+import { hasFusedKernel, LINEAR_KERNEL } from "../backend/simd_kernels.ts";
 import type { Rng } from "../random.ts";
 import type { Init } from "./init.ts";
 import type { ParamStore } from "./params.ts";
@@ -57,7 +58,22 @@ export class Linear {
    * @returns [M, out]
    */
   apply(x: tf.Tensor2D): tf.Tensor2D {
+    if (this.bias && hasFusedKernel(LINEAR_KERNEL)) {
+      return tf.engine().runKernel(LINEAR_KERNEL, { x, w: this.weight, bias: this.bias }) as tf.Tensor2D; // [M, N]
+    }
     const y = matMul2d(x, this.weight as tf.Tensor2D);
     return this.bias ? tf.add(y, this.bias) : y;
   }
 }
+
+// The fused layer's gradient: the product's, as matMul2d gives it, and the bias's as the
+// broadcasting Add's (a Sum over the rows), each computed only where the tape needs it (the
+// patch embedding's input needs none).
+tf.registerGradient({
+  kernelName: LINEAR_KERNEL,
+  inputsToSave: ["x", "w"],
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+    const g = matMul2dGrads(dy as tf.Tensor2D, saved[0] as tf.Tensor2D, saved[1] as tf.Tensor2D);
+    return { x: g.a, w: g.b, bias: () => tf.sum(dy as tf.Tensor, 0) };
+  },
+});

@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Config } from "../config/schema.ts";
 import { Rng } from "../random.ts";
-import { Block } from "./block.ts";
+import { Block, type ResidualStream } from "./block.ts";
 import type { ForwardContext } from "./context.ts";
 import { dropout } from "./dropout.ts";
 import { LayerNorm } from "./layer_norm.ts";
@@ -133,8 +133,13 @@ export class VisionTransformer {
     const cls = tf.add(tf.zeros([b, 1, this.shape.dModel]), this.clsToken); // [1, 1, D] → [B, 1, D]
     let tokens = tf.add(tf.concat([cls, patches], 1), this.posEmbed) as tf.Tensor3D; // [B, N+1, D]
     tokens = dropout(tokens, this.shape.dropout, ctx) as tf.Tensor3D;
-    for (const block of this.blocks) tokens = block.apply(tokens, ctx);
-    return this.shape.pool === "cls" ? this.norm.apply(tokens) : tokens;
+    let stream: ResidualStream = { x: tokens, branch: null };
+    for (const block of this.blocks) stream = block.applyStream(stream, ctx);
+    if (!stream.branch) return this.shape.pool === "cls" ? this.norm.apply(stream.x) : stream.x;
+    // The final norm takes the last add for cls pooling; mean pooling needs the stream itself.
+    return this.shape.pool === "cls"
+      ? this.norm.applyResidual(stream.x, stream.branch)[1]
+      : tf.add(stream.x, stream.branch); // [B, N+1, D]
   }
 
   /**

@@ -128,92 +128,139 @@ static inline float row_sum(const float* a, const float* b, int d) {
   return s;
 }
 
-// LayerNorm over each of `rows` rows of d values: x̂ = (x − μ)·r with r = 1/√(σ² + eps),
-// y = x̂·w + b. Writes y and, for the gradient, x̂ and r (one per row).
+// LayerNorm of one row of d values: x̂ = (x − μ)·r with r = 1/√(σ² + eps), y = x̂·w + b.
+// Writes y, and x̂ when hr is given; stats gets μ and r.
+static inline void layer_norm_row(const float* xr, const float* w, const float* b, float* yr, float* hr, int d,
+                                  float eps, float* stats) {
+  const float inv_d = 1.f / (float)d;
+  const float mean = row_sum(xr, 0, d) * inv_d;
+  const f32x4 m4 = splat(mean);
+  f32x4 acc = splat(0.f);
+  int j = 0;
+  for (; j + 4 <= d; j += 4) {
+    const f32x4 c = sub(wasm_v128_load(xr + j), m4);
+    acc = madd(c, c, acc);
+  }
+  float ss = hsum(acc);
+  for (; j < d; j++) ss += (xr[j] - mean) * (xr[j] - mean);
+  const float rr = 1.f / __builtin_sqrtf(ss * inv_d + eps);
+  const f32x4 r4 = splat(rr);
+  for (j = 0; j + 4 <= d; j += 4) {
+    const f32x4 h = mul(sub(wasm_v128_load(xr + j), m4), r4);
+    if (hr) wasm_v128_store(hr + j, h);
+    wasm_v128_store(yr + j, madd(h, wasm_v128_load(w + j), wasm_v128_load(b + j)));
+  }
+  for (; j < d; j++) {
+    const float h = (xr[j] - mean) * rr;
+    if (hr) hr[j] = h;
+    yr[j] = h * w[j] + b[j];
+  }
+  stats[0] = mean;
+  stats[1] = rr;
+}
+
+// LayerNorm over each of `rows` rows of d values (layer_norm_row). Writes y, x̂ and r (one per row).
 EXPORT(layer_norm_fwd)
 void layer_norm_fwd(const float* x, const float* w, const float* b, float* y, float* xhat, float* r, int rows,
                     int d, float eps) {
-  const float inv_d = 1.f / (float)d;
   for (int row = 0; row < rows; row++) {
-    const float* xr = x + row * d;
-    float* yr = y + row * d;
-    float* hr = xhat + row * d;
-    const float mean = row_sum(xr, 0, d) * inv_d;
-    const f32x4 m4 = splat(mean);
-    f32x4 acc = splat(0.f);
-    int j = 0;
-    for (; j + 4 <= d; j += 4) {
-      const f32x4 c = sub(wasm_v128_load(xr + j), m4);
-      acc = madd(c, c, acc);
-    }
-    float ss = hsum(acc);
-    for (; j < d; j++) ss += (xr[j] - mean) * (xr[j] - mean);
-    const float rr = 1.f / __builtin_sqrtf(ss * inv_d + eps);
-    r[row] = rr;
-    const f32x4 r4 = splat(rr);
-    for (j = 0; j + 4 <= d; j += 4) {
-      const f32x4 h = mul(sub(wasm_v128_load(xr + j), m4), r4);
-      wasm_v128_store(hr + j, h);
-      wasm_v128_store(yr + j, madd(h, wasm_v128_load(w + j), wasm_v128_load(b + j)));
-    }
-    for (; j < d; j++) {
-      hr[j] = (xr[j] - mean) * rr;
-      yr[j] = hr[j] * w[j] + b[j];
-    }
+    float stats[2];
+    layer_norm_row(x + row * d, w, b, y + row * d, xhat + row * d, d, eps, stats);
+    r[row] = stats[1];
   }
 }
 
+// A pre-norm block's residual add and the LayerNorm after it, in one pass: s = x + br (the
+// float32 sum tfjs's Add gives), then layer_norm_fwd's maths on s while its row is in cache.
+// Writes s, y and stats [rows, 2] (μ, r): the gradient recomputes x̂ from s, bit for bit, rather
+// than this pass writing it.
+EXPORT(add_layer_norm_fwd)
+void add_layer_norm_fwd(const float* x, const float* br, const float* w, const float* b, float* s, float* y,
+                        float* stats, int rows, int d, float eps) {
+  for (int row = 0; row < rows; row++) {
+    const float *xr = x + row * d, *brr = br + row * d;
+    float* sr = s + row * d;
+    int j = 0;
+    for (; j + 4 <= d; j += 4) wasm_v128_store(sr + j, add(wasm_v128_load(xr + j), wasm_v128_load(brr + j)));
+    for (; j < d; j++) sr[j] = xr[j] + brr[j];
+    layer_norm_row(sr, w, b, y + row * d, 0, d, eps, stats + 2 * row);
+  }
+}
+
+// x̂ of 4 values: read as is (stats null), or (s − μ)·r as layer_norm_row computed it.
+static inline f32x4 xhat4(const float* h, const float* stats, int j) {
+  const f32x4 v = wasm_v128_load(h + j);
+  return stats ? mul(sub(v, splat(stats[0])), splat(stats[1])) : v;
+}
+
+static inline float xhat1(const float* h, const float* stats, int j) {
+  return stats ? (h[j] - stats[0]) * stats[1] : h[j];
+}
+
 // LayerNorm's input gradient per row: with g = dy·w,
-// dx = r·(g − mean(g) − x̂·mean(g·x̂)).
-EXPORT(layer_norm_bwd_x)
-void layer_norm_bwd_x(const float* dy, const float* xhat, const float* r, const float* w, float* dx, int rows, int d) {
+// dx = r·(g − mean(g) − x̂·mean(g·x̂)), plus the residual stream's own gradient dres when given
+// (the float32 sum tfjs's gradient accumulation gives). x̂ is h itself, or recomputed from h = s
+// and stats when those are given; r is r[row], or the stats' r.
+static inline void layer_norm_bwd_rows(const float* dy, const float* h, const float* stats, const float* r,
+                                       const float* w, const float* dres, float* dx, int rows, int d) {
   const float inv_d = 1.f / (float)d;
   for (int row = 0; row < rows; row++) {
     const float* dyr = dy + row * d;
-    const float* hr = xhat + row * d;
+    const float* hr = h + row * d;
+    const float* st = stats ? stats + 2 * row : 0;
     float* dxr = dx + row * d;
     f32x4 sg = splat(0.f), sgx = splat(0.f);
     int j = 0;
     for (; j + 4 <= d; j += 4) {
       const f32x4 g = mul(wasm_v128_load(dyr + j), wasm_v128_load(w + j));
       sg = add(sg, g);
-      sgx = madd(g, wasm_v128_load(hr + j), sgx);
+      sgx = madd(g, xhat4(hr, st, j), sgx);
     }
     float mg = hsum(sg), mgx = hsum(sgx);
     for (; j < d; j++) {
       const float g = dyr[j] * w[j];
       mg += g;
-      mgx += g * hr[j];
+      mgx += g * xhat1(hr, st, j);
     }
     mg *= inv_d;
     mgx *= inv_d;
-    const f32x4 mg4 = splat(mg), mgx4 = splat(mgx), r4 = splat(r[row]);
+    const float rr = st ? st[1] : r[row];
+    const f32x4 mg4 = splat(mg), mgx4 = splat(mgx), r4 = splat(rr);
     for (j = 0; j + 4 <= d; j += 4) {
       const f32x4 g = mul(wasm_v128_load(dyr + j), wasm_v128_load(w + j));
-      const f32x4 h = wasm_v128_load(hr + j);
-      wasm_v128_store(dxr + j, mul(sub(sub(g, mg4), mul(h, mgx4)), r4));
+      const f32x4 v = mul(sub(sub(g, mg4), mul(xhat4(hr, st, j), mgx4)), r4);
+      wasm_v128_store(dxr + j, dres ? add(v, wasm_v128_load(dres + row * d + j)) : v);
     }
-    for (; j < d; j++) dxr[j] = (dyr[j] * w[j] - mg - hr[j] * mgx) * r[row];
+    for (; j < d; j++) {
+      const float v = (dyr[j] * w[j] - mg - xhat1(hr, st, j) * mgx) * rr;
+      dxr[j] = dres ? v + dres[row * d + j] : v;
+    }
   }
 }
 
+EXPORT(layer_norm_bwd_x)
+void layer_norm_bwd_x(const float* dy, const float* xhat, const float* r, const float* w, float* dx, int rows, int d) {
+  layer_norm_bwd_rows(dy, xhat, 0, r, w, 0, dx, rows, d);
+}
+
 // The weight and bias gradients of LayerNorm: dw = Σ_rows dy·x̂, db = Σ_rows dy, each column
-// added in float64 in row order, 4 columns at a time (two f64x2 per sum), rounded once.
-EXPORT(layer_norm_bwd_wb)
-void layer_norm_bwd_wb(const float* dy, const float* xhat, float* dw, float* db, int rows, int d) {
+// added in float64 in row order, 4 columns at a time (two f64x2 per sum), rounded once. x̂ as
+// layer_norm_bwd_rows reads it.
+static inline void layer_norm_bwd_cols(const float* dy, const float* h, const float* stats, float* dw, float* db,
+                                       int rows, int d) {
   int c = 0;
   for (; c + 4 <= d; c += 4) {
     v128_t w_lo = wasm_f64x2_splat(0), w_hi = wasm_f64x2_splat(0);
     v128_t b_lo = wasm_f64x2_splat(0), b_hi = wasm_f64x2_splat(0);
     for (int row = 0; row < rows; row++) {
       const f32x4 g = wasm_v128_load(dy + row * d + c);
-      const f32x4 h = wasm_v128_load(xhat + row * d + c);
+      const f32x4 hh = xhat4(h + row * d, stats ? stats + 2 * row : 0, c);
       const v128_t g_lo = wasm_f64x2_promote_low_f32x4(g);
       const v128_t g_hi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(g, g, 2, 3, 0, 1));
       b_lo = wasm_f64x2_add(b_lo, g_lo);
       b_hi = wasm_f64x2_add(b_hi, g_hi);
       // The product rounds to float32 before it is added, as tfjs's Mul followed by a Sum did.
-      const f32x4 gh = mul(g, h);
+      const f32x4 gh = mul(g, hh);
       w_lo = wasm_f64x2_add(w_lo, wasm_f64x2_promote_low_f32x4(gh));
       w_hi = wasm_f64x2_add(w_hi, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(gh, gh, 2, 3, 0, 1)));
     }
@@ -226,12 +273,26 @@ void layer_norm_bwd_wb(const float* dy, const float* xhat, float* dw, float* db,
     double sw = 0, sb = 0;
     for (int row = 0; row < rows; row++) {
       const float g = dy[row * d + c];
-      sw += (double)(g * xhat[row * d + c]);
+      sw += (double)(g * xhat1(h + row * d, stats ? stats + 2 * row : 0, c));
       sb += (double)g;
     }
     dw[c] = (float)sw;
     db[c] = (float)sb;
   }
+}
+
+EXPORT(layer_norm_bwd_wb)
+void layer_norm_bwd_wb(const float* dy, const float* xhat, float* dw, float* db, int rows, int d) {
+  layer_norm_bwd_cols(dy, xhat, 0, dw, db, rows, d);
+}
+
+// add_layer_norm_fwd's gradients: dx = dbr = LayerNorm's input gradient + ds (s's gradient from
+// the layers after it), dw and db; x̂ recomputed from s and the forward's stats.
+EXPORT(add_layer_norm_bwd)
+void add_layer_norm_bwd(const float* dy, const float* ds, const float* s, const float* stats, const float* w,
+                        float* dx, float* dw, float* db, int rows, int d) {
+  layer_norm_bwd_rows(dy, s, stats, 0, w, ds, dx, rows, d);
+  layer_norm_bwd_cols(dy, s, stats, dw, db, rows, d);
 }
 
 // Softmax's input gradient over each of `rows` rows of n values: dx = y·(dy − Σ dy·y).
@@ -264,6 +325,17 @@ EXPORT(transpose_0213) void transpose_0213(const float* x, float* y, int B, int 
         y += K;
       }
     }
+  }
+}
+
+// y[row] += bias for each of `rows` rows of n values, in place: a linear layer's bias after its
+// product (the float32 sum tfjs's broadcasting Add gives).
+EXPORT(add_bias_rows) void add_bias_rows(float* y, const float* bias, int rows, int n) {
+  for (int row = 0; row < rows; row++) {
+    float* yr = y + row * n;
+    int j = 0;
+    for (; j + 4 <= n; j += 4) wasm_v128_store(yr + j, add(wasm_v128_load(yr + j), wasm_v128_load(bias + j)));
+    for (; j < n; j++) yr[j] = yr[j] + bias[j];
   }
 }
 
