@@ -1,7 +1,8 @@
 /**
- * vitlab's fused SIMD kernels on tfjs's wasm backend (and so on blas): exact GELU, LayerNorm,
- * attention's core (scores, softmax, weighted values, straight from the fused qkv projection) and
- * softmax's backward pass, each one pass over memory instead of a chain of tfjs kernels.
+ * vitlab's fused SIMD kernels on tfjs's wasm backend (and so on blas): exact GELU, LayerNorm
+ * (alone, or with the residual add before it), attention's core (scores, softmax, weighted values,
+ * straight from the fused qkv projection), softmax's backward pass and a linear layer's bias add
+ * after its product, each one pass over memory instead of a chain of tfjs kernels.
  *
  * The kernels are C compiled to WebAssembly with SIMD (`simd/kernels.c`, built by
  * `simd/build.sh`; the module ships as base64 in `simd/kernels_wasm.ts`). The module imports the
