@@ -61,6 +61,26 @@ for (const pool of ["cls", "mean"] as const) {
   });
 }
 
+Deno.test("the forward that hands each block's last residual add to the next LayerNorm gives Block.apply's bytes, block by block", async () => {
+  for (const pool of ["cls", "mean"] as const) {
+    const shape = { ...SHAPE, pool, depth: 3 };
+    const model = new VisionTransformer(shape, 0);
+    const x = images(3, shape);
+    const fused = await tf.tidy(() => model.forwardFeatures(x, EVAL)).data();
+    const stepwise = await tf.tidy(() => {
+      // The embedding as forwardFeatures makes it, then every block on its own.
+      const patches = model.patchEmbed.apply(x); // [B, N, D]
+      const cls = tf.add(tf.zeros([3, 1, shape.dModel]), model.clsToken); // [B, 1, D]
+      let t = tf.add(tf.concat([cls, patches], 1), model.posEmbed) as tf.Tensor3D; // [B, N+1, D]
+      for (const block of model.blocks) t = block.apply(t, EVAL);
+      return pool === "cls" ? model.norm.apply(t) : t;
+    }).data();
+    assert.deepEqual(new Uint8Array(fused.buffer), new Uint8Array(stepwise.buffer), `${pool} pooling`);
+    tf.dispose(x);
+    model.dispose();
+  }
+});
+
 Deno.test("ViT parameters carry timm's names and shapes", () => {
   const model = new VisionTransformer(SHAPE, 0);
   const shapes = Object.fromEntries(model.params.list().map((s) => [s.name, [...s.timmShape]]));
