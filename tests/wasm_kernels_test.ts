@@ -37,6 +37,28 @@ async function sums(backend: "cpu" | "wasm"): Promise<{ shape: number[]; data: F
   return out;
 }
 
+Deno.test("Sum over leading axes on wasm is each column's float64 sum in row order, rounded once, in and out of the cache", async () => {
+  await initBackend("wasm");
+  // Small ones walk column by column, large ones row by row (fits_cache in kernels.c); the bytes
+  // must be the same formula either way. Magnitudes from 1e-3 to 1e3, so that order and
+  // precision both show.
+  for (const shape of [[5, 7], [1088, 64], [2, 544, 64], [6400, 96], [3001, 131], [7, 20000]]) {
+    const cols = shape.at(-1)!, rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    const data = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.7) * 10 ** ((i % 7) - 3));
+    const x = tf.tensor(data, shape);
+    const got = await tf.sum(x, shape.slice(0, -1).map((_, i) => i)).data();
+    const want = new Float32Array(cols);
+    for (let c = 0; c < cols; c++) {
+      let sum = 0;
+      for (let r = 0; r < rows; r++) sum += data[r * cols + c]!;
+      want[c] = sum;
+    }
+    const i = want.findIndex((v, c) => !Object.is(v, got[c]));
+    assert.equal(i, -1, `[${shape}]: column ${i} is ${got[i]}, its float64 sum rounded is ${want[i]}`);
+    x.dispose();
+  }
+});
+
 Deno.test("Sum on wasm equals the cpu backend's for leading, inner and full reductions, with keepDims", async () => {
   const cpu = await sums("cpu");
   const wasm = await sums("wasm");

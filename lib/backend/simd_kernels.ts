@@ -73,7 +73,7 @@ interface _Exports {
     eps: number,
   ): void;
   layer_norm_bwd_x(dy: number, xhat: number, r: number, w: number, dx: number, rows: number, d: number): void;
-  layer_norm_bwd_wb(dy: number, xhat: number, dw: number, db: number, rows: number, d: number): void;
+  layer_norm_bwd_wb(dy: number, xhat: number, dw: number, db: number, rows: number, d: number, acc: number): void;
   add_layer_norm_fwd(
     x: number,
     br: number,
@@ -97,11 +97,12 @@ interface _Exports {
     db: number,
     rows: number,
     d: number,
+    acc: number,
   ): void;
   add_bias_rows(y: number, bias: number, rows: number, n: number): void;
   softmax_bwd(y: number, dy: number, dx: number, rows: number, n: number): void;
   transpose_0213(x: number, y: number, b: number, i: number, j: number, k: number): void;
-  sum_rows(x: number, out: number, rows: number, cols: number): void;
+  sum_rows(x: number, out: number, rows: number, cols: number, acc: number): void;
   attention_fwd(qkv: number, out: number, p: number, scratch: number, ...sizes: _AttentionSizes): void;
   attention_bwd(dout: number, p: number, qkv: number, dqkv: number, scratch: number, ...sizes: _AttentionSizes): void;
   ema_update(s: number, p: number, out: number, n: number, d: number, oneMinusD: number): void;
@@ -197,7 +198,11 @@ function _layerNormGrad({ inputs, backend }: _Args): tf.TensorInfo[] {
   const db = be.makeOutput([d], "float32");
   const k = _kernels(be);
   k.layer_norm_bwd_x(_at(be, dy), _at(be, xhat), _at(be, r), _at(be, w), _at(be, dx), rows, d);
-  k.layer_norm_bwd_wb(_at(be, dy), _at(be, xhat), _at(be, dw), _at(be, db), rows, d);
+  _withSums(
+    be,
+    2 * d,
+    (acc) => k.layer_norm_bwd_wb(_at(be, dy), _at(be, xhat), _at(be, dw), _at(be, db), rows, d, acc),
+  );
   return [dx, dw, db];
 }
 
@@ -232,7 +237,7 @@ function _addLayerNormGrad({ inputs, backend }: _Args): tf.TensorInfo[] {
   const dw = be.makeOutput([d], "float32");
   const db = be.makeOutput([d], "float32");
   const at = [dy, ds, s, stats, w, dx, dw, db].map((t) => _at(be, t)) as _Eight;
-  _kernels(be).add_layer_norm_bwd(...at, rows, d);
+  _withSums(be, 2 * d, (acc) => _kernels(be).add_layer_norm_bwd(...at, rows, d, acc));
   return [dx, dw, db];
 }
 
@@ -246,6 +251,19 @@ function _linear({ inputs, backend }: _Args): tf.TensorInfo {
   const [rows, n] = y.shape as [number, number];
   _kernels(be).add_bias_rows(_at(be, y), _at(be, bias), rows, n);
   return y;
+}
+
+/**
+ * Runs a kernel that adds columns in float64 row by row, with n float64 sums of scratch from
+ * tfjs's own allocator (the module owns no memory; malloc aligns to 8 bytes at least).
+ */
+function _withSums(be: _WasmBackend, n: number, kernel: (acc: number) => void): void {
+  const acc = be.wasm._malloc(n * 8);
+  try {
+    kernel(acc);
+  } finally {
+    be.wasm._free(acc);
+  }
 }
 
 function _softmaxGrad({ inputs, backend }: _Args): tf.TensorInfo {
@@ -416,7 +434,7 @@ function _attentionGradBlas(
  */
 export function sumRows(backend: unknown, x: tf.TensorInfo, out: tf.TensorInfo, rows: number, cols: number): void {
   const be = backend as _WasmBackend;
-  _kernels(be).sum_rows(_at(be, x), _at(be, out), rows, cols);
+  _withSums(be, cols, (acc) => _kernels(be).sum_rows(_at(be, x), _at(be, out), rows, cols, acc));
 }
 
 let _originalTranspose: tf.KernelConfig | null = null;

@@ -128,6 +128,41 @@ static inline float row_sum(const float* a, const float* b, int d) {
   return s;
 }
 
+// Whether n floats are few enough to stay in a core's L2 while a column-at-a-time walk strides
+// through them: then that walk, with each column's sums in registers from the first row to the
+// last, beats a row-by-row pass that keeps them in memory (1088×64: 0.033 against 0.046 ms);
+// beyond, the strided walk misses the cache (6400×288: 8.1 against 1.9 ms). Both add every column
+// in row order, so the choice changes no bit.
+static inline int fits_cache(int n) { return n <= (1 << 17); }
+
+// Adds the 4 float32 columns of each of n rows (a stride apart), promoted and in row order, to
+// the 4 float64 sums at acc.
+static inline void add_promoted(double* acc, const float* x, int stride, int n) {
+  v128_t lo = wasm_v128_load(acc), hi = wasm_v128_load(acc + 2);
+  for (int i = 0; i < n; i++) {
+    const f32x4 v = wasm_v128_load(x + i * stride);
+    lo = wasm_f64x2_add(lo, wasm_f64x2_promote_low_f32x4(v));
+    hi = wasm_f64x2_add(hi, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1)));
+  }
+  wasm_v128_store(acc, lo);
+  wasm_v128_store(acc + 2, hi);
+}
+
+// The n float64 sums at acc rounded to float32 into out.
+static inline void store_demoted(float* out, const double* acc, int n) {
+  int c = 0;
+  for (; c + 4 <= n; c += 4) {
+    const v128_t lo = wasm_f32x4_demote_f64x2_zero(wasm_v128_load(acc + c));
+    const v128_t hi = wasm_f32x4_demote_f64x2_zero(wasm_v128_load(acc + c + 2));
+    wasm_v128_store(out + c, wasm_i32x4_shuffle(lo, hi, 0, 1, 4, 5));
+  }
+  for (; c < n; c++) out[c] = (float)acc[c];
+}
+
+static inline void zero(double* acc, int n) {
+  for (int c = 0; c < n; c++) acc[c] = 0;
+}
+
 // LayerNorm of one row of d values: x̂ = (x − μ)·r with r = 1/√(σ² + eps), y = x̂·w + b.
 // Writes y, and x̂ when hr is given; stats gets μ and r.
 static inline void layer_norm_row(const float* xr, const float* w, const float* b, float* yr, float* hr, int d,
@@ -244,55 +279,66 @@ void layer_norm_bwd_x(const float* dy, const float* xhat, const float* r, const 
 }
 
 // The weight and bias gradients of LayerNorm: dw = Σ_rows dy·x̂, db = Σ_rows dy, each column
-// added in float64 in row order, 4 columns at a time (two f64x2 per sum), rounded once. x̂ as
-// layer_norm_bwd_rows reads it.
-static inline void layer_norm_bwd_cols(const float* dy, const float* h, const float* stats, float* dw, float* db,
-                                       int rows, int d) {
+// added in float64 in row order and rounded once (x̂ as layer_norm_bwd_rows reads it). Row by
+// row, 4 rows at a time, into 2·d float64 sums at acc (scratch the caller allocates, 8-byte
+// aligned): memory read in order, as sum_rows does.
+static inline void layer_norm_cols_block(const float* dy, const float* h, const float* stats, double* aw, double* ab,
+                                         int row, int n, int d) {
   int c = 0;
   for (; c + 4 <= d; c += 4) {
-    v128_t w_lo = wasm_f64x2_splat(0), w_hi = wasm_f64x2_splat(0);
-    v128_t b_lo = wasm_f64x2_splat(0), b_hi = wasm_f64x2_splat(0);
-    for (int row = 0; row < rows; row++) {
-      const f32x4 g = wasm_v128_load(dy + row * d + c);
-      const f32x4 hh = xhat4(h + row * d, stats ? stats + 2 * row : 0, c);
-      const v128_t g_lo = wasm_f64x2_promote_low_f32x4(g);
-      const v128_t g_hi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(g, g, 2, 3, 0, 1));
-      b_lo = wasm_f64x2_add(b_lo, g_lo);
-      b_hi = wasm_f64x2_add(b_hi, g_hi);
+    v128_t w_lo = wasm_v128_load(aw + c), w_hi = wasm_v128_load(aw + c + 2);
+    v128_t b_lo = wasm_v128_load(ab + c), b_hi = wasm_v128_load(ab + c + 2);
+    for (int i = row; i < row + n; i++) {
+      const f32x4 g = wasm_v128_load(dy + i * d + c);
+      const f32x4 hh = xhat4(h + i * d, stats ? stats + 2 * i : 0, c);
+      b_lo = wasm_f64x2_add(b_lo, wasm_f64x2_promote_low_f32x4(g));
+      b_hi = wasm_f64x2_add(b_hi, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(g, g, 2, 3, 0, 1)));
       // The product rounds to float32 before it is added, as tfjs's Mul followed by a Sum did.
       const f32x4 gh = mul(g, hh);
       w_lo = wasm_f64x2_add(w_lo, wasm_f64x2_promote_low_f32x4(gh));
       w_hi = wasm_f64x2_add(w_hi, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(gh, gh, 2, 3, 0, 1)));
     }
-    const v128_t w4 = wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(w_lo), wasm_f32x4_demote_f64x2_zero(w_hi), 0, 1, 4, 5);
-    const v128_t b4 = wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(b_lo), wasm_f32x4_demote_f64x2_zero(b_hi), 0, 1, 4, 5);
-    wasm_v128_store(dw + c, w4);
-    wasm_v128_store(db + c, b4);
+    wasm_v128_store(aw + c, w_lo);
+    wasm_v128_store(aw + c + 2, w_hi);
+    wasm_v128_store(ab + c, b_lo);
+    wasm_v128_store(ab + c + 2, b_hi);
   }
   for (; c < d; c++) {
-    double sw = 0, sb = 0;
-    for (int row = 0; row < rows; row++) {
-      const float g = dy[row * d + c];
-      sw += (double)(g * xhat1(h + row * d, stats ? stats + 2 * row : 0, c));
-      sb += (double)g;
+    for (int i = row; i < row + n; i++) {
+      const float g = dy[i * d + c];
+      aw[c] += (double)(g * xhat1(h + i * d, stats ? stats + 2 * i : 0, c));
+      ab[c] += (double)g;
     }
-    dw[c] = (float)sw;
-    db[c] = (float)sb;
   }
 }
 
+// The weight and bias gradients of LayerNorm: dw = Σ_rows dy·x̂, db = Σ_rows dy, each column
+// added in float64 in row order and rounded once (x̂ as layer_norm_bwd_rows reads it), into 2·d
+// float64 sums at acc (scratch the caller allocates, 8-byte aligned). All rows in one block
+// where dy and x̂ stay in cache, else 4 rows at a time over every column (see fits_cache).
+static inline void layer_norm_bwd_cols(const float* dy, const float* h, const float* stats, float* dw, float* db,
+                                       int rows, int d, double* acc) {
+  zero(acc, 2 * d);
+  const int block = fits_cache(2 * rows * d) ? rows : 4;
+  for (int row = 0; row < rows; row += block) {
+    layer_norm_cols_block(dy, h, stats, acc, acc + d, row, rows - row < block ? rows - row : block, d);
+  }
+  store_demoted(dw, acc, d);
+  store_demoted(db, acc + d, d);
+}
+
 EXPORT(layer_norm_bwd_wb)
-void layer_norm_bwd_wb(const float* dy, const float* xhat, float* dw, float* db, int rows, int d) {
-  layer_norm_bwd_cols(dy, xhat, 0, dw, db, rows, d);
+void layer_norm_bwd_wb(const float* dy, const float* xhat, float* dw, float* db, int rows, int d, double* acc) {
+  layer_norm_bwd_cols(dy, xhat, 0, dw, db, rows, d, acc);
 }
 
 // add_layer_norm_fwd's gradients: dx = dbr = LayerNorm's input gradient + ds (s's gradient from
 // the layers after it), dw and db; x̂ recomputed from s and the forward's stats.
 EXPORT(add_layer_norm_bwd)
 void add_layer_norm_bwd(const float* dy, const float* ds, const float* s, const float* stats, const float* w,
-                        float* dx, float* dw, float* db, int rows, int d) {
+                        float* dx, float* dw, float* db, int rows, int d, double* acc) {
   layer_norm_bwd_rows(dy, s, stats, 0, w, ds, dx, rows, d);
-  layer_norm_bwd_cols(dy, s, stats, dw, db, rows, d);
+  layer_norm_bwd_cols(dy, s, stats, dw, db, rows, d, acc);
 }
 
 // Softmax's input gradient over each of `rows` rows of n values: dx = y·(dy − Σ dy·y).
@@ -339,24 +385,35 @@ EXPORT(add_bias_rows) void add_bias_rows(float* y, const float* bias, int rows, 
   }
 }
 
-// out[c] = Σ_rows x[row][c]: every bias gradient. Each column adds in float64 in row order,
-// 4 columns at a time, and rounds once.
-EXPORT(sum_rows) void sum_rows(const float* x, float* out, int rows, int cols) {
-  int c = 0;
-  for (; c + 4 <= cols; c += 4) {
-    v128_t lo = wasm_f64x2_splat(0), hi = wasm_f64x2_splat(0);
-    for (int row = 0; row < rows; row++) {
-      const f32x4 v = wasm_v128_load(x + row * cols + c);
-      lo = wasm_f64x2_add(lo, wasm_f64x2_promote_low_f32x4(v));
-      hi = wasm_f64x2_add(hi, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1)));
+// out[c] = Σ_rows x[row][c]: every bias gradient. Each column adds in float64 in row order and
+// rounds once; acc: cols float64 sums of scratch the caller allocates (8-byte aligned).
+EXPORT(sum_rows) void sum_rows(const float* x, float* out, int rows, int cols, double* acc) {
+  if (fits_cache(rows * cols)) {
+    int c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      zero(acc + c, 4);
+      add_promoted(acc + c, x + c, cols, rows);
     }
-    wasm_v128_store(out + c, wasm_i32x4_shuffle(wasm_f32x4_demote_f64x2_zero(lo), wasm_f32x4_demote_f64x2_zero(hi), 0, 1, 4, 5));
+    for (; c < cols; c++) {
+      double s = 0;
+      for (int row = 0; row < rows; row++) s += (double)x[row * cols + c];
+      acc[c] = s;
+    }
+    store_demoted(out, acc, cols);
+    return;
   }
-  for (; c < cols; c++) {
-    double s = 0;
-    for (int row = 0; row < rows; row++) s += (double)x[row * cols + c];
-    out[c] = (float)s;
+  zero(acc, cols);
+  // 4 rows at a time: a column's sums stay in registers for 4 adds, still in row order.
+  for (int row = 0; row < rows; row += 4) {
+    const int n = rows - row < 4 ? rows - row : 4;
+    const float* r = x + row * cols;
+    int c = 0;
+    for (; c + 4 <= cols; c += 4) add_promoted(acc + c, r + c, cols, n);
+    for (; c < cols; c++) {
+      for (int i = 0; i < n; i++) acc[c] += (double)r[i * cols + c];
+    }
   }
+  store_demoted(out, acc, cols);
 }
 
 // Copies one head's k or v rows (T rows of hd, stride `row`) into dst as [hd][Tp], transposed,
