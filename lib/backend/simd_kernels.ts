@@ -198,9 +198,9 @@ function _layerNormGrad({ inputs, backend }: _Args): tf.TensorInfo[] {
   const db = be.makeOutput([d], "float32");
   const k = _kernels(be);
   k.layer_norm_bwd_x(_at(be, dy), _at(be, xhat), _at(be, r), _at(be, w), _at(be, dx), rows, d);
-  _withSums(
+  _withScratch(
     be,
-    2 * d,
+    2 * d * 8,
     (acc) => k.layer_norm_bwd_wb(_at(be, dy), _at(be, xhat), _at(be, dw), _at(be, db), rows, d, acc),
   );
   return [dx, dw, db];
@@ -237,7 +237,7 @@ function _addLayerNormGrad({ inputs, backend }: _Args): tf.TensorInfo[] {
   const dw = be.makeOutput([d], "float32");
   const db = be.makeOutput([d], "float32");
   const at = [dy, ds, s, stats, w, dx, dw, db].map((t) => _at(be, t)) as _Eight;
-  _withSums(be, 2 * d, (acc) => _kernels(be).add_layer_norm_bwd(...at, rows, d, acc));
+  _withScratch(be, 2 * d * 8, (acc) => _kernels(be).add_layer_norm_bwd(...at, rows, d, acc));
   return [dx, dw, db];
 }
 
@@ -254,15 +254,15 @@ function _linear({ inputs, backend }: _Args): tf.TensorInfo {
 }
 
 /**
- * Runs a kernel that adds columns in float64 row by row, with n float64 sums of scratch from
- * tfjs's own allocator (the module owns no memory; malloc aligns to 8 bytes at least).
+ * Runs a kernel with `bytes` of scratch from tfjs's own allocator (the module owns no memory in
+ * the heap; malloc aligns to 8 bytes at least, as float64 sums need), freed after it.
  */
-function _withSums(be: _WasmBackend, n: number, kernel: (acc: number) => void): void {
-  const acc = be.wasm._malloc(n * 8);
+function _withScratch<T>(be: _WasmBackend, bytes: number, kernel: (scratch: number) => T): T {
+  const scratch = be.wasm._malloc(bytes);
   try {
-    kernel(acc);
+    return kernel(scratch);
   } finally {
-    be.wasm._free(acc);
+    be.wasm._free(scratch);
   }
 }
 
@@ -297,13 +297,11 @@ function _attention({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
     _attentionBlas(be, _at(be, qkv), _at(be, out), _at(be, p), b, t, h, hd, scale);
     return [out, p];
   }
-  // Scratch from tfjs's own allocator: the module owns no memory in the heap.
-  const scratch = be.wasm._malloc((hd + 2) * _round4(t) * 4);
-  try {
-    _kernels(be).attention_fwd(_at(be, qkv), _at(be, out), _at(be, p), scratch, b, t, h, hd, scale);
-  } finally {
-    be.wasm._free(scratch);
-  }
+  _withScratch(
+    be,
+    (hd + 2) * _round4(t) * 4,
+    (scratch) => _kernels(be).attention_fwd(_at(be, qkv), _at(be, out), _at(be, p), scratch, b, t, h, hd, scale),
+  );
   return [out, p];
 }
 
@@ -313,14 +311,11 @@ function _attentionGrad({ inputs, backend, attrs }: _Args): tf.TensorInfo {
   const { b, t, h, hd, scale } = _attentionSizes(qkv, attrs);
   const dqkv = be.makeOutput([...qkv.shape], "float32"); // [B·T, 3D]
   const blas = _heapSgemm !== null && t >= BLAS_ATTENTION_MIN_TOKENS;
-  const scratch = be.wasm._malloc((blas ? t * t : (hd + t) * _round4(t)) * 4);
-  try {
+  _withScratch(be, (blas ? t * t : (hd + t) * _round4(t)) * 4, (scratch) => {
     const at = [_at(be, dout), _at(be, p), _at(be, qkv), _at(be, dqkv), scratch] as const;
     if (blas) _attentionGradBlas(be, at, b, t, h, hd, scale);
     else _kernels(be).attention_bwd(...at, b, t, h, hd, scale);
-  } finally {
-    be.wasm._free(scratch);
-  }
+  });
   return dqkv;
 }
 
@@ -434,7 +429,7 @@ function _attentionGradBlas(
  */
 export function sumRows(backend: unknown, x: tf.TensorInfo, out: tf.TensorInfo, rows: number, cols: number): void {
   const be = backend as _WasmBackend;
-  _withSums(be, cols, (acc) => _kernels(be).sum_rows(_at(be, x), _at(be, out), rows, cols, acc));
+  _withScratch(be, cols * 8, (acc) => _kernels(be).sum_rows(_at(be, x), _at(be, out), rows, cols, acc));
 }
 
 let _originalTranspose: tf.KernelConfig | null = null;
