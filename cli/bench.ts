@@ -18,6 +18,7 @@ export interface BenchFlags {
   comparePytorch?: boolean;
   peak?: boolean;
   profile?: boolean;
+  vsOneReplica?: boolean;
   format: string;
 }
 
@@ -46,7 +47,13 @@ export async function bench(configPaths: string[], flags: BenchFlags): Promise<v
     const torch = flags.comparePytorch ? await benchPytorch(config, { steps, warmup }) : null;
     for (const backend of backends) {
       say(`timing ${path} on ${backend}: ${warmup} warm-up + ${steps} steps at batch ${config.train.batch_size}\n`);
-      const r = await benchTraining(config, { backend, steps, warmup, profile: flags.profile === true });
+      const r = await benchTraining(config, {
+        backend,
+        steps,
+        warmup,
+        profile: flags.profile === true,
+        vsOneReplica: flags.vsOneReplica === true,
+      });
       const line: Line = { config: path, ...r };
       if (torch) line.pytorch_images_per_second = torch.images_per_second;
       if (torch) line.vs_pytorch = roundTo(r.images_per_second / torch.images_per_second, 2);
@@ -123,6 +130,8 @@ export function markdownTable(lines: Line[], peak: number | null): string {
     "vs PyTorch",
     "kernels/step",
   ];
+  const paired = lines.some((l) => typeof l.replica_speedup === "number");
+  if (paired) head.push("replicas vs one");
   const rows = lines.map((l) => [
     `${_configName(l)} (${l.batch})`,
     l.backend === "pytorch" ? `PyTorch (${l.threads ?? "?"} thread${l.threads === 1 ? "" : "s"})` : String(l.backend),
@@ -133,8 +142,16 @@ export function markdownTable(lines: Line[], peak: number | null): string {
     pct(l.products_of_machine_peak),
     l.backend === "pytorch" ? "1" : typeof l.vs_pytorch === "number" ? `${l.vs_pytorch.toFixed(2)}×` : "–",
     num(l.kernels_per_step, 0),
+    ...(paired ? [_speedup(l)] : []),
   ]);
   return [head, head.map(() => "---"), ...rows].map((r) => `| ${r.join(" | ")} |`).join("\n");
+}
+
+/** `1.62× (1.41–1.80)`: a line's replica_speedup and its range, or – without one. */
+function _speedup(l: Line): string {
+  if (typeof l.replica_speedup !== "number") return "–";
+  const [lo, hi] = (l.replica_speedup_range ?? []) as number[];
+  return `${l.replica_speedup.toFixed(2)}× (${lo?.toFixed(2)}–${hi?.toFixed(2)})`;
 }
 
 function _int(flag: string, value: string, min = 1): number {

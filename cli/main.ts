@@ -94,6 +94,10 @@ function _benchCommand(program: Command): void {
     .option("--compare-pytorch", "also time ../shared/bench/torch_vit.py (python3-torch) on the same shape")
     .option("--peak", "also measure float32 matmul peaks: the backend's and numpy/BLAS's")
     .option("--profile", "also give one step's kernel time by kernel (kernel_profile; a table with --format md)")
+    .option(
+      "--vs-one-replica",
+      "with replicas, also time the steps on one thread, in alternating blocks (replica_speedup)",
+    )
     .option("--format <fmt>", "json (a line per config and backend) or md (one Markdown table)", "json")
     .option("--debug", "show stack traces on errors")
     .action(async (configs: string[], flags) => {

@@ -1,7 +1,7 @@
 /** `bench`: throughput fields agree with each other; blas reports its products' own time. */
 import assert from "node:assert/strict";
 import { openBlas } from "../lib/backend/blas.ts";
-import { benchTraining } from "../lib/bench/bench.ts";
+import { benchTraining, PAIRED_BLOCK } from "../lib/bench/bench.ts";
 import { markdownTable } from "../cli/bench.ts";
 import { trainGflopPerImage } from "../lib/bench/flops.ts";
 import { vitShapeFromConfig } from "../lib/model/vit.ts";
@@ -82,6 +82,31 @@ Deno.test("bench prints one JSON line per config and backend with the throughput
   const fmt = await vitlab("bench", config, "--format", "csv");
   assert.equal(fmt.code, 2);
   assert.match(fmt.stderr, /--format: expected json or md, got 'csv'/);
+});
+
+Deno.test("vsOneReplica: with replicas, the same steps on one thread in alternating blocks; without, no such fields", async () => {
+  const config = tinyConfig(["model.d_model=32", "train.batch_size=8", "train.micro_batch=4", "run.workers=2"]);
+  const r = await benchTraining(config, { backend: "wasm", steps: 3, warmup: 1, vsOneReplica: true });
+  assert.equal(r.replicas, 2);
+  // One pair of blocks: PAIRED_BLOCK - 1 timed steps each way.
+  assert.equal(r.steps, PAIRED_BLOCK - 1);
+  assert.ok(r.one_replica_ms_per_step! > 0, JSON.stringify(r));
+  const ratio = r.one_replica_ms_per_step! / r.ms_per_step;
+  assert.ok(Math.abs(r.replica_speedup! - ratio) < 1e-3 + ratio * 1e-3, JSON.stringify(r));
+  const [lo, hi] = r.replica_speedup_range!;
+  assert.ok(lo <= r.replica_speedup! + 1e-3 && r.replica_speedup! <= hi + 1e-3, JSON.stringify(r));
+  // The wait for replicas is counted in their blocks alone, per step of those blocks.
+  assert.ok(r.replica_wait_ms_per_step < r.ms_per_step, JSON.stringify(r));
+  const one = await benchTraining(
+    tinyConfig(["model.d_model=32", "train.batch_size=8", "train.micro_batch=4", "run.workers=1"]),
+    { backend: "wasm", steps: 3, warmup: 1, vsOneReplica: true },
+  );
+  assert.equal(one.replicas, 1);
+  assert.equal(one.steps, 3);
+  assert.equal(one.replica_speedup, undefined);
+  const table = markdownTable([{ config: "c.yaml", ...r }], null);
+  assert.match(table.split("\n")[0]!, /\| replicas vs one \|$/);
+  assert.match(table.split("\n")[2]!, /\| \d+\.\d\d× \(\d+\.\d\d–\d+\.\d\d\) \|$/);
 });
 
 Deno.test("the Markdown table gives PyTorch's row, peak shares and the ratio", () => {

@@ -8,6 +8,10 @@ import { join } from "node:path";
 import { InterruptedError } from "../lib/errors.ts";
 import { resumeExperiment, runExperiment } from "../lib/runs/experiment.ts";
 import { recordProducts } from "../lib/backend/blas.ts";
+import type { ImageSet } from "../lib/data/image_set.ts";
+import { VisionTransformer, vitShapeFromConfig } from "../lib/model/vit.ts";
+import { Rng } from "../lib/random.ts";
+import { Trainer } from "../lib/train/trainer.ts";
 import { tempDir, tinyConfig, useWasm } from "./_helpers.ts";
 
 await useWasm();
@@ -87,4 +91,45 @@ Deno.test("a batch with fewer micro-batches than replicas (a split smaller than 
   const four = await runExperiment(tinyConfig([...small, "run.workers=4"]), { runsDir: join(dir, "4"), events });
   assert.deepEqual(starts, [1, 4]);
   assertSameBytes(one.runDir, four.runDir);
+});
+
+Deno.test("replicas switched off for some steps (bench's paired timing): those steps stay on this thread, the bytes stay", async () => {
+  const config = tinyConfig([...COMMON, "train.epochs=1"]);
+  const rng = Rng.fromSeed(5, "workers-test");
+  const count = 6 * config.train.batch_size;
+  const set: ImageSet = {
+    images: Uint8Array.from({ length: count * 64 }, () => rng.int(256)),
+    labels: Int32Array.from({ length: count }, () => rng.int(3)),
+    sourceIndex: Int32Array.from({ length: count }, (_, i) => i),
+    count,
+    height: 8,
+    width: 8,
+    channels: 1,
+    numClasses: 3,
+  };
+  const train = async (workers: number, off: Set<number>) => {
+    const model = new VisionTransformer(vitShapeFromConfig(config), config.train.seed);
+    const trainer = new Trainer({ ...config, run: { ...config.run, workers } }, model, set);
+    const used: number[] = [];
+    try {
+      assert.equal(await trainer.startReplicas("wasm"), workers);
+      trainer.replicasInUse = !off.has(1);
+      await trainer.trainEpoch(0, {
+        onStep: (e) => {
+          used.push(trainer.timings.replicaSteps);
+          trainer.replicasInUse = !off.has(e.step + 1);
+        },
+      });
+      return { used, weights: model.params.list().map((p) => p.variable.dataSync().slice()) };
+    } finally {
+      trainer.dispose();
+      model.dispose();
+    }
+  };
+  const alone = await train(1, new Set());
+  assert.deepEqual(alone.used, [0, 0, 0, 0, 0, 0]);
+  // Steps 2, 3 and 5 (1-based) on this thread alone; the others on both.
+  const mixed = await train(2, new Set([2, 3, 5]));
+  assert.deepEqual(mixed.used, [1, 1, 1, 2, 2, 3]);
+  mixed.weights.forEach((w, i) => assert.deepEqual(w, alone.weights[i], `parameter ${i}`));
 });

@@ -54,6 +54,15 @@ export interface BenchResult {
   products_ms_per_step?: number;
   /** blas only: the rate those products reach alone, GFLOP/s. */
   products_gflops?: number;
+  /**
+   * With `vsOneReplica` and replicas: the same steps on this thread alone (as `run.workers=1`),
+   * timed in blocks that alternate with the replicas' blocks, median ms a step.
+   */
+  one_replica_ms_per_step?: number;
+  /** With `vsOneReplica`: one_replica_ms_per_step over ms_per_step, both medians. */
+  replica_speedup?: number;
+  /** With `vsOneReplica`: the lowest and highest speedup of a pair of neighbouring blocks. */
+  replica_speedup_range?: [number, number];
   /** Kernels tfjs's engine ran in one training step (counted in an extra, untimed step). */
   kernels_per_step: number;
   /** ms_per_step spread over those kernels, in µs: the cost of one kernel, dispatch and all. */
@@ -84,7 +93,19 @@ export interface BenchOptions {
   warmup: number;
   /** Add `kernel_profile`: where the counted step's kernel time went, by kernel. */
   profile?: boolean;
+  /**
+   * With replicas, also time the steps on this thread alone, alternating blocks of
+   * {@linkcode PAIRED_BLOCK} steps with and without the replicas (`steps` timed steps each way),
+   * so that both see the same load; adds `one_replica_ms_per_step` and `replica_speedup`.
+   */
+  vsOneReplica?: boolean;
 }
+
+/**
+ * Steps per block when timing with and without replicas; the first step of each block, which
+ * follows the switch, is not timed.
+ */
+export const PAIRED_BLOCK = 6;
 
 /**
  * @param config the model and batch size to time
@@ -97,7 +118,7 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
   const shape = vitShapeFromConfig(config);
   const batch = config.train.batch_size;
   // One more step than timed: its kernels are counted, outside the timed ones.
-  const total = o.warmup + o.steps + 1;
+  const total = o.warmup + _plan(o).timedSteps + 1;
   const set = _randomSet(config, batch * total);
   const bench = structuredClone(config);
   bench.train.epochs = 1;
@@ -111,7 +132,7 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     trainer.dispose();
     model.dispose();
   }
-  const { times, peak, products, replicas, split, counts } = timed;
+  const { times, peak, products, replicas, split, counts, paired } = timed;
   const dataMs = median(_timeDataPipeline(bench, set, o.steps));
   const alone = products.length ? timeProducts(products) : null;
   const ms = median(times);
@@ -138,6 +159,7 @@ export async function benchTraining(config: Config, o: BenchOptions): Promise<Be
     replica_wait_ms_per_step: roundTo(split.wait, 2),
     update_ms_per_step: roundTo(split.update, 2),
     other_kernels_ms_per_step: roundTo(Math.max(0, ms - split.batch - split.wait - split.update - (alone?.ms ?? 0)), 2),
+    ...(paired ? _pairedFields(paired, ms) : {}),
     ..._kernelFields(counts, ms),
     ...(o.profile ? { kernel_profile: kernelProfile(counts), profiled_step_ms: roundTo(counts.wallMs, 2) } : {}),
   };
@@ -151,6 +173,19 @@ export function kernelProfile(c: KernelCounts): { kernel: string; count: number;
   return Object.entries(c.byName)
     .map(([kernel, e]) => ({ kernel, count: e.count, ms: roundTo(e.ms, 3) }))
     .sort((a, b) => b.ms - a.ms || a.kernel.localeCompare(b.kernel));
+}
+
+function _pairedFields(
+  p: _Paired,
+  ms: number,
+): Pick<BenchResult, "one_replica_ms_per_step" | "replica_speedup" | "replica_speedup_range"> {
+  const one = median(p.one);
+  const pairs = p.blocks.map(([on, off]) => median(off) / median(on));
+  return {
+    one_replica_ms_per_step: roundTo(one, 2),
+    replica_speedup: roundTo(one / ms, 3),
+    replica_speedup_range: [roundTo(Math.min(...pairs), 3), roundTo(Math.max(...pairs), 3)],
+  };
 }
 
 function _kernelFields(c: KernelCounts, ms: number): Pick<BenchResult, "kernels_per_step" | "us_per_kernel"> {
@@ -212,6 +247,12 @@ export async function matmulPeak(
   return { backend: info.name, n, gflops: roundTo((2 * n ** 3) / (median(times) / 1000) / 1e9, 1) };
 }
 
+/** The steps of the alternating blocks: this thread alone (`one`), and each pair of blocks. */
+interface _Paired {
+  one: number[];
+  blocks: [number[], number[]][];
+}
+
 /** What the timed steps measured. */
 interface _Timed {
   times: number[];
@@ -220,11 +261,20 @@ interface _Timed {
   replicas: number;
   split: { batch: number; wait: number; update: number };
   counts: KernelCounts;
+  paired: _Paired | null;
+}
+
+/** Where the timed steps lie: `steps` in a row, or, paired, alternating blocks of both kinds. */
+function _plan(o: BenchOptions): { timedSteps: number; pairs: number } {
+  if (!o.vsOneReplica) return { timedSteps: o.steps, pairs: 0 };
+  const pairs = Math.max(1, Math.ceil(o.steps / (PAIRED_BLOCK - 1)));
+  return { timedSteps: 2 * pairs * PAIRED_BLOCK, pairs };
 }
 
 /**
  * Trains warm-up steps, timed steps, then one step whose kernels are counted, recording each
- * timed step's time, tensors and (blas) products.
+ * timed step's time, tensors and (blas) products. Paired, the timed steps alternate blocks with
+ * the replicas and without; `times` and the split are then the replicas' blocks'.
  */
 async function _timeSteps(trainer: Trainer, o: BenchOptions, backend: string): Promise<_Timed> {
   const times: number[] = [];
@@ -233,35 +283,61 @@ async function _timeSteps(trainer: Trainer, o: BenchOptions, backend: string): P
   let products: ProductShape[] = [];
   let stopCount: (() => KernelCounts) | null = null;
   let counts: KernelCounts = { kernels: 0, byName: {}, wallMs: 0 };
-  let split = { batch: 0, wait: 0, update: 0 };
   const replicas = await trainer.startReplicas(backend as Exclude<BackendName, "auto">);
+  const plan = _plan(o);
+  const paired: _Paired | null = plan.pairs > 0 && replicas > 1
+    ? { one: [], blocks: Array.from({ length: plan.pairs }, () => [[], []]) }
+    : null;
+  const timedEnd = o.warmup + (paired ? plan.timedSteps : o.steps);
   const t = trainer.timings;
-  const timedEnd = o.warmup + o.steps;
+  const sums = { steps: 0, batch: 0, wait: 0, update: 0 };
+  let seen = { batch: 0, wait: 0, update: 0 };
   await trainer.trainEpoch(0, {
     onStep: (e) => {
       const now = e.seconds * 1000;
-      if (e.step === o.warmup) {
-        t.steps =
-          t.batchWaitMs =
-          t.replicaWaitMs =
-          t.updateMs =
-            0;
-      }
-      if (e.step > o.warmup && e.step <= timedEnd) times.push(now - last);
+      const ms = now - last;
       last = now;
+      const delta = {
+        batch: t.batchWaitMs - seen.batch,
+        wait: t.replicaWaitMs - seen.wait,
+        update: t.updateMs - seen.update,
+      };
+      seen = { batch: t.batchWaitMs, wait: t.replicaWaitMs, update: t.updateMs };
+      const i = e.step - o.warmup - 1; // this step's place among the timed ones
+      if (i >= 0 && e.step <= timedEnd) {
+        const block = Math.floor(i / PAIRED_BLOCK);
+        const alone = paired !== null && block % 2 === 1;
+        // Paired, the first step of a block follows the switch: not timed.
+        if (paired === null || i % PAIRED_BLOCK > 0) {
+          if (!alone) {
+            times.push(ms);
+            sums.steps++;
+            sums.batch += delta.batch;
+            sums.wait += delta.wait;
+            sums.update += delta.update;
+          }
+          if (paired) {
+            if (alone) paired.one.push(ms);
+            paired.blocks[Math.floor(block / 2)]![alone ? 1 : 0].push(ms);
+          }
+        }
+      }
+      // The next step's kind: paired blocks switch every PAIRED_BLOCK steps, and the counted step has replicas.
+      if (paired) {
+        const next = e.step - o.warmup;
+        trainer.replicasInUse = next < 0 || e.step >= timedEnd || Math.floor(next / PAIRED_BLOCK) % 2 === 0;
+      }
       peak = Math.max(peak, tf.memory().numTensors);
       // Record the products of the last warm-up step (the first timed one's are the same).
       if (backend === "blas" && e.step === o.warmup) recordProducts(true);
       if (backend === "blas" && e.step === o.warmup + 1) products = recordProducts(false);
-      if (e.step === timedEnd) {
-        const per = (ms: number) => ms / Math.max(1, t.steps);
-        split = { batch: per(t.batchWaitMs), wait: per(t.replicaWaitMs), update: per(t.updateMs) };
-        stopCount = startKernelCount();
-      }
+      if (e.step === timedEnd) stopCount = startKernelCount();
       if (e.step === timedEnd + 1 && stopCount) counts = stopCount();
     },
   });
-  return { times, peak, products, replicas, split, counts };
+  const per = (ms: number) => ms / Math.max(1, sums.steps);
+  const split = { batch: per(sums.batch), wait: per(sums.wait), update: per(sums.update) };
+  return { times, peak, products, replicas, split, counts, paired };
 }
 
 function _randomSet(config: Config, count: number): ImageSet {

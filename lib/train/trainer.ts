@@ -59,6 +59,8 @@ export interface StepTimings {
   batchWaitMs: number;
   /** Waiting for the replicas' micro-batches after this thread's own were done. */
   replicaWaitMs: number;
+  /** Steps whose micro-batches were shared with the replicas. */
+  replicaSteps: number;
   /** The optimizer's update and the moving average. */
   updateMs: number;
 }
@@ -122,12 +124,19 @@ export class Trainer {
   readonly #augment: boolean;
   readonly #batches: BatchSource;
   #pool: ReplicaPool | null = null;
+  #poolPaused = false;
   /**
    * Milliseconds spent, summed over the steps so far, where a step's time goes besides its
    * kernels: waiting for the next batch, waiting for replicas, and the update (optimizer and
    * EMA). `bench` reports them per step.
    */
-  readonly timings: StepTimings = { steps: 0, batchWaitMs: 0, replicaWaitMs: 0, updateMs: 0 };
+  readonly timings: StepTimings = {
+    steps: 0,
+    batchWaitMs: 0,
+    replicaWaitMs: 0,
+    replicaSteps: 0,
+    updateMs: 0,
+  };
 
   /**
    * @param config resolved config
@@ -264,6 +273,7 @@ export class Trainer {
     const parts = cutBatch(batch, micro);
     const weight = micro / batch.labels.length;
     const { ownEnd, remote } = this.#dispatch(parts, weight, epoch, globalStep);
+    if (remote) this.timings.replicaSteps++;
     const seed = this.config.train.seed;
     const smoothing = this.config.train.label_smoothing;
     const sum = new _GradSum();
@@ -290,9 +300,9 @@ export class Trainer {
     epoch: number,
     globalStep: number,
   ): { ownEnd: number; remote: Promise<RemoteMicroGrads[]> | null } {
-    const replicas = (this.#pool?.size ?? 0) + 1;
+    if (this.#pool === null || this.#poolPaused) return { ownEnd: parts.length, remote: null };
+    const replicas = this.#pool.size + 1;
     const start = (r: number) => Math.floor((r * parts.length) / replicas);
-    if (this.#pool === null) return { ownEnd: parts.length, remote: null };
     // Replicas run on CPU backends only, where a synchronous read is a copy out of memory: the
     // replicas start sooner than after 80 awaited reads (1.8–2.8 ms a step measured).
     const weights = this.model.params.list().map((p) => p.variable.dataSync() as Float32Array);
@@ -327,6 +337,16 @@ export class Trainer {
       shape: { height, width, channels, numClasses },
     });
     return replicas;
+  }
+
+  /**
+   * Whether the steps that follow hand micro-batches to the replicas (true after
+   * {@linkcode startReplicas}) or compute them all on this thread, as `run.workers=1` would.
+   * The bytes are the same either way; `bench` alternates the two to time them under the same
+   * load, since this machine's speed drifts by up to 1.6× from one ten seconds to the next.
+   */
+  set replicasInUse(on: boolean) {
+    this.#poolPaused = !on;
   }
 
   /**
