@@ -103,6 +103,7 @@ Deno.test("vsOneReplica: with replicas, the same steps on one thread in alternat
   );
   assert.equal(one.replicas, 1);
   assert.equal(one.steps, 3);
+  assert.ok(one.kernels_per_step > 0, "the counted step ran");
   assert.equal(one.replica_speedup, undefined);
   const table = markdownTable([{ config: "c.yaml", ...r }], null);
   assert.match(table.split("\n")[0]!, /\| replicas vs one \|$/);

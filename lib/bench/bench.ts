@@ -292,8 +292,12 @@ async function _timeSteps(trainer: Trainer, o: BenchOptions, backend: string): P
   const t = trainer.timings;
   const sums = { steps: 0, batch: 0, wait: 0, update: 0 };
   let seen = { batch: 0, wait: 0, update: 0 };
+  let done = 0;
   await trainer.trainEpoch(0, {
+    // The set holds enough steps for paired blocks; without replicas fewer are timed.
+    shouldStop: () => done > timedEnd,
     onStep: (e) => {
+      done = e.step;
       const now = e.seconds * 1000;
       const ms = now - last;
       last = now;
