@@ -8,9 +8,8 @@ import { join } from "node:path";
 import { InterruptedError } from "../lib/errors.ts";
 import { resumeExperiment, runExperiment } from "../lib/runs/experiment.ts";
 import { recordProducts } from "../lib/backend/blas.ts";
-import type { ImageSet } from "../lib/data/image_set.ts";
+import { loadTrainVal } from "../lib/data/splits.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../lib/model/vit.ts";
-import { Rng } from "../lib/random.ts";
 import { Trainer } from "../lib/train/trainer.ts";
 import { tempDir, tinyConfig, useWasm } from "./_helpers.ts";
 
@@ -94,19 +93,9 @@ Deno.test("a batch with fewer micro-batches than replicas (a split smaller than 
 });
 
 Deno.test("replicas switched off for some steps (bench's paired timing): those steps stay on this thread, the bytes stay", async () => {
-  const config = tinyConfig([...COMMON, "train.epochs=1"]);
-  const rng = Rng.fromSeed(5, "workers-test");
-  const count = 6 * config.train.batch_size;
-  const set: ImageSet = {
-    images: Uint8Array.from({ length: count * 64 }, () => rng.int(256)),
-    labels: Int32Array.from({ length: count }, () => rng.int(3)),
-    sourceIndex: Int32Array.from({ length: count }, (_, i) => i),
-    count,
-    height: 8,
-    width: 8,
-    channels: 1,
-    numClasses: 3,
-  };
+  // 112 synthetic images: 101 train, 6 steps of 16.
+  const config = tinyConfig([...COMMON, "train.epochs=1", "data.synthetic_size=112"]);
+  const { train: set } = loadTrainVal(config);
   const train = async (workers: number, off: Set<number>) => {
     const model = new VisionTransformer(vitShapeFromConfig(config), config.train.seed);
     const trainer = new Trainer({ ...config, run: { ...config.run, workers } }, model, set);

@@ -179,7 +179,7 @@ function _pairedFields(
   p: _Paired,
   ms: number,
 ): Pick<BenchResult, "one_replica_ms_per_step" | "replica_speedup" | "replica_speedup_range"> {
-  const one = median(p.one);
+  const one = median(p.blocks.flatMap(([, off]) => off));
   const pairs = p.blocks.map(([on, off]) => median(off) / median(on));
   return {
     one_replica_ms_per_step: roundTo(one, 2),
@@ -247,9 +247,8 @@ export async function matmulPeak(
   return { backend: info.name, n, gflops: roundTo((2 * n ** 3) / (median(times) / 1000) / 1e9, 1) };
 }
 
-/** The steps of the alternating blocks: this thread alone (`one`), and each pair of blocks. */
+/** The step times of each pair of alternating blocks: with the replicas, then this thread alone. */
 interface _Paired {
-  one: number[];
   blocks: [number[], number[]][];
 }
 
@@ -286,11 +285,11 @@ async function _timeSteps(trainer: Trainer, o: BenchOptions, backend: string): P
   const replicas = await trainer.startReplicas(backend as Exclude<BackendName, "auto">);
   const plan = _plan(o);
   const paired: _Paired | null = plan.pairs > 0 && replicas > 1
-    ? { one: [], blocks: Array.from({ length: plan.pairs }, () => [[], []]) }
+    ? { blocks: Array.from({ length: plan.pairs }, () => [[], []]) }
     : null;
   const timedEnd = o.warmup + (paired ? plan.timedSteps : o.steps);
   const t = trainer.timings;
-  const sums = { steps: 0, batch: 0, wait: 0, update: 0 };
+  const sums = { batch: 0, wait: 0, update: 0 };
   let seen = { batch: 0, wait: 0, update: 0 };
   let done = 0;
   await trainer.trainEpoch(0, {
@@ -315,15 +314,11 @@ async function _timeSteps(trainer: Trainer, o: BenchOptions, backend: string): P
         if (paired === null || i % PAIRED_BLOCK > 0) {
           if (!alone) {
             times.push(ms);
-            sums.steps++;
             sums.batch += delta.batch;
             sums.wait += delta.wait;
             sums.update += delta.update;
           }
-          if (paired) {
-            if (alone) paired.one.push(ms);
-            paired.blocks[Math.floor(block / 2)]![alone ? 1 : 0].push(ms);
-          }
+          if (paired) paired.blocks[Math.floor(block / 2)]![alone ? 1 : 0].push(ms);
         }
       }
       // The next step's kind: paired blocks switch every PAIRED_BLOCK steps, and the counted step has replicas.
@@ -339,7 +334,7 @@ async function _timeSteps(trainer: Trainer, o: BenchOptions, backend: string): P
       if (e.step === timedEnd + 1 && stopCount) counts = stopCount();
     },
   });
-  const per = (ms: number) => ms / Math.max(1, sums.steps);
+  const per = (ms: number) => ms / Math.max(1, times.length);
   const split = { batch: per(sums.batch), wait: per(sums.wait), update: per(sums.update) };
   return { times, peak, products, replicas, split, counts, paired };
 }

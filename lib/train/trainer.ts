@@ -343,7 +343,7 @@ export class Trainer {
    * Whether the steps that follow hand micro-batches to the replicas (true after
    * {@linkcode startReplicas}) or compute them all on this thread, as `run.workers=1` would.
    * The bytes are the same either way; `bench` alternates the two to time them under the same
-   * load, since this machine's speed drifts by up to 1.6× from one ten seconds to the next.
+   * load, since a shared machine's speed can drift by more than the replicas gain.
    */
   set replicasInUse(on: boolean) {
     this.#poolPaused = !on;
