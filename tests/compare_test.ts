@@ -243,6 +243,33 @@ Deno.test("compare --group-by: mean ± std over runs that differ only in that ke
   assert.match(bad.stderr, /--group-by: 'train\.sed' is not a config key of these runs/);
 });
 
+Deno.test("compare --group-by: keys that change no result (run.workers, run.prefetch) split no group", async () => {
+  const root = tempDir();
+  const g = join(root, "seeds");
+  // Seeds 0 and 1 trained with 1 worker, seed 2 with 2 (byte-identical either way); depth 4 with 2.
+  fakeRun(g, "s0", { set: { "train.seed": 0, "run.workers": 1 }, acc: [0.8] });
+  fakeRun(g, "s1", { set: { "train.seed": 1, "run.workers": 1, "run.prefetch": 0 }, acc: [0.9] });
+  fakeRun(g, "s2", { set: { "train.seed": 2, "run.workers": 2 }, acc: [1.0] });
+  fakeRun(g, "d4", { set: { "train.seed": 0, "run.workers": 2, "model.depth": 4 }, acc: [0.6] });
+  const r = await vitlab("compare", g, "--group-by", "train.seed", "--format", "json");
+  assert.equal(r.code, 0, r.stderr);
+  const rows = JSON.parse(r.stdout);
+  assert.equal(rows.length, 2, r.stdout);
+  assert.deepEqual(rows[0]["train.seed"], [0, 1, 2]);
+  assert.equal(rows[0].runs, 3);
+  assert.ok(Math.abs(rows[0].val_acc.mean - 0.9) < 1e-12);
+  // The row still says which values its runs held.
+  assert.deepEqual(rows[0]["run.workers"], [1, 2]);
+  assert.deepEqual(rows[0]["run.prefetch"], [0, 2]); // unset: the default, 2
+  assert.equal(rows[1]["model.depth"], 4);
+  assert.equal(rows[1]["run.workers"], 2);
+  const table = await vitlab("compare", g, "--group-by", "train.seed");
+  assert.match(table.stdout.split("\n")[1]!, /^2 +\[0,2\] +\[1,2\] +\[0,1,2\] +3 /);
+  // Without --group-by each run is its own row, and run.workers is a column like any other.
+  const runs = JSON.parse((await vitlab("compare", g, "--format", "json")).stdout);
+  assert.deepEqual(runs.map((row: Record<string, unknown>) => row["run.workers"]).sort(), [1, 1, 2, 2]);
+});
+
 Deno.test("compare: test scores that eval recorded (evals.json) are columns, and --group-by averages them", async () => {
   const root = tempDir();
   const g = join(root, "seeds");
@@ -391,7 +418,10 @@ Deno.test("compare --plot: SVG learning curves, one line per run in each panel; 
 
   // Grouped: seeds of one config share a colour, each still its own line.
   const s = join(root, "seeds");
-  for (const seed of [0, 1]) fakeRun(s, `s${seed}`, { set: { "train.seed": seed }, acc: [0.5, 0.6 + seed / 10] });
+  // run.workers changes no result: it sets no colour apart either.
+  for (const seed of [0, 1]) {
+    fakeRun(s, `s${seed}`, { set: { "train.seed": seed, "run.workers": seed + 1 }, acc: [0.5, 0.6 + seed / 10] });
+  }
   const grouped = join(root, "grouped.svg");
   assert.equal((await vitlab("compare", s, "--group-by", "train.seed", "--plot", grouped)).code, 0);
   const gsvg = Deno.readTextFileSync(grouped);

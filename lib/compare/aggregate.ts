@@ -2,6 +2,7 @@
  * `--group-by`: runs that differ only in one key (typically `train.seed`) become one row with
  * the mean ± sample standard deviation of each metric.
  */
+import { SAME_RESULT_KEYS } from "../config/schema.ts";
 import { UsageError } from "../errors.ts";
 import { differingKeys } from "./diff_keys.ts";
 import { configText, type ConfigValue } from "./flatten.ts";
@@ -36,8 +37,10 @@ export function meanStd(values: (number | null)[]): MeanStd {
 }
 
 /**
- * One row per group of runs whose configs are equal apart from `key`.
- * Columns: the other differing config keys, `key` (the values the group holds), `runs`, the
+ * One row per group of runs whose configs are equal apart from `key` and the keys that change
+ * no result ({@linkcode SAME_RESULT_KEYS}: seeds trained with 1 and 2 workers are one group).
+ * Columns: the other differing config keys (a same-result key that varies inside a group shows
+ * the values it holds, as `key` does), `key` (the values the group holds), `runs`, the
  * mean ± std of params, epochs, val_acc, the recorded evaluations (`ema_test_acc`, … where some
  * run has one), val_loss, wall_s and img_s, the statuses, and the run ids in CSV/JSON.
  * @param runs the runs (with ids)
@@ -69,20 +72,24 @@ export function groupTable(runs: RunRecord[], key: string): ComparisonTable {
     );
   }
   const keys = differingKeys(runs.map((r) => r.config), [key]);
+  const splitting = keys.filter((k) => !SAME_RESULT_KEYS.includes(k));
   const evals = evalColumns(runs);
   const groups = new Map<string, RunRecord[]>();
   for (const run of runs) {
-    const id = JSON.stringify(keys.map((k) => (k in run.config ? configText(run.config[k]) : null)));
+    const id = JSON.stringify(splitting.map((k) => (k in run.config ? configText(run.config[k]) : null)));
     groups.set(id, [...(groups.get(id) ?? []), run]);
   }
   const rows = [...groups.values()].map((members): Record<string, Cell> => {
     const first = members[0]!;
-    const values = [...new Set(members.map((r) => r.config[key]))].sort(_byValue) as ConfigValue[];
     const statuses = new Map<string, number>();
     for (const r of members) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
     return {
-      ...Object.fromEntries(keys.map((k) => [k, first.config[k]])),
-      [key]: values,
+      ...Object.fromEntries(keys.map((k) => {
+        if (splitting.includes(k)) return [k, first.config[k]];
+        const held = _valuesHeld(members, k);
+        return [k, held.length === 1 ? held[0] : held];
+      })),
+      [key]: _valuesHeld(members, key),
       runs: members.length,
       params: meanStd(members.map((r) => r.stats.params)),
       epochs: meanStd(members.map((r) => r.stats.epochsDone)),
@@ -112,6 +119,12 @@ export function groupTable(runs: RunRecord[], key: string): ComparisonTable {
     { key: "run", kind: "config", only: "machine" },
   ];
   return { columns, rows, keys, configKeys };
+}
+
+/** The distinct values of `key` in `members`, sorted (a missing key counts as null). */
+function _valuesHeld(members: RunRecord[], key: string): ConfigValue[] {
+  const byText = new Map(members.map((r) => [configText(r.config[key] ?? null), r.config[key] ?? null]));
+  return [...byText.values()].sort(_byValue);
 }
 
 function _byValue(a: ConfigValue | undefined, b: ConfigValue | undefined): number {

@@ -5,13 +5,17 @@
  */
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
+import { SAME_RESULT_KEYS } from "../config/schema.ts";
 import { differingKeys } from "./diff_keys.ts";
 import { configText } from "./flatten.ts";
 import type { RunRecord } from "./read_run.ts";
 
 /** Options of {@link plotSvg} and {@link plotSpec}. */
 export interface PlotOptions {
-  /** Runs that differ only in this key share a colour (the `--group-by` key). */
+  /**
+   * Runs that differ only in this key (and in keys that change no result, such as
+   * `run.workers`) share a colour: the `--group-by` key.
+   */
   groupBy?: string;
   /** Width of each panel in pixels (default 260). */
   width?: number;
@@ -28,7 +32,8 @@ export const PLOT_PANELS = [
 
 /**
  * @param runs runs to plot (those without metrics rows draw no line)
- * @param groupBy a key whose value is left out of the labels
+ * @param groupBy a key whose value is left out of the labels, with the keys that change no
+ *   result (`run.workers`, …), so that a group's runs share a label
  * @returns each run's label (the values of the differing keys) and the legend's title
  * @example
  * ```ts
@@ -39,7 +44,7 @@ export const PLOT_PANELS = [
  * ```
  */
 export function curveLabels(runs: RunRecord[], groupBy?: string): { labels: string[]; title: string } {
-  const keys = differingKeys(runs.map((r) => r.config), groupBy === undefined ? [] : [groupBy]);
+  const keys = differingKeys(runs.map((r) => r.config), groupBy === undefined ? [] : [groupBy, ...SAME_RESULT_KEYS]);
   if (keys.length === 0) return { labels: runs.map((r) => (groupBy === undefined ? r.id : "all runs")), title: "run" };
   return {
     labels: runs.map((r) => keys.map((k) => (k in r.config ? configText(r.config[k]) : "-")).join(", ")),
