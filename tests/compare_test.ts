@@ -262,7 +262,7 @@ Deno.test("compare --group-by: keys that change no result (run.workers, run.pref
   assert.deepEqual(rows[0]["run.workers"], [1, 2]);
   assert.deepEqual(rows[0]["run.prefetch"], [0, 2]); // unset: the default, 2
   assert.equal(rows[1]["model.depth"], 4);
-  assert.equal(rows[1]["run.workers"], 2);
+  assert.deepEqual(rows[1]["run.workers"], [2]);
   const table = await vitlab("compare", g, "--group-by", "train.seed");
   assert.match(table.stdout.split("\n")[1]!, /^2 +\[0,2\] +\[1,2\] +\[0,1,2\] +3 /);
   // Without --group-by each run is its own row, and run.workers is a column like any other.

@@ -39,8 +39,8 @@ export function meanStd(values: (number | null)[]): MeanStd {
 /**
  * One row per group of runs whose configs are equal apart from `key` and the keys that change
  * no result ({@linkcode SAME_RESULT_KEYS}: seeds trained with 1 and 2 workers are one group).
- * Columns: the other differing config keys (a same-result key that varies inside a group shows
- * the values it holds, as `key` does), `key` (the values the group holds), `runs`, the
+ * Columns: the other differing config keys (a same-result key, like `key`, as the list of
+ * values the group holds), `key` (the values the group holds), `runs`, the
  * mean ± std of params, epochs, val_acc, the recorded evaluations (`ema_test_acc`, … where some
  * run has one), val_loss, wall_s and img_s, the statuses, and the run ids in CSV/JSON.
  * @param runs the runs (with ids)
@@ -84,11 +84,8 @@ export function groupTable(runs: RunRecord[], key: string): ComparisonTable {
     const statuses = new Map<string, number>();
     for (const r of members) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
     return {
-      ...Object.fromEntries(keys.map((k) => {
-        if (splitting.includes(k)) return [k, first.config[k]];
-        const held = _valuesHeld(members, k);
-        return [k, held.length === 1 ? held[0] : held];
-      })),
+      // A same-result key holds a list, like `key`: one type per column in JSON.
+      ...Object.fromEntries(keys.map((k) => [k, splitting.includes(k) ? first.config[k] : _valuesHeld(members, k)])),
       [key]: _valuesHeld(members, key),
       runs: members.length,
       params: meanStd(members.map((r) => r.stats.params)),
