@@ -2,8 +2,8 @@
  * `--group-by`: runs that differ only in one key (typically `train.seed`) become one row with
  * the mean ± sample standard deviation of each metric.
  */
-import { SAME_RESULT_KEYS } from "../config/schema.ts";
 import { UsageError } from "../errors.ts";
+import { SAME_RESULT_KEYS } from "../runs/resume_rules.ts";
 import { differingKeys } from "./diff_keys.ts";
 import { configText, type ConfigValue } from "./flatten.ts";
 import type { RunRecord } from "./read_run.ts";

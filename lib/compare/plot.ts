@@ -5,7 +5,7 @@
  */
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-import { SAME_RESULT_KEYS } from "../config/schema.ts";
+import { SAME_RESULT_KEYS } from "../runs/resume_rules.ts";
 import { differingKeys } from "./diff_keys.ts";
 import { configText } from "./flatten.ts";
 import type { RunRecord } from "./read_run.ts";

@@ -122,12 +122,7 @@ export type Section = keyof ConfigInput;
 
 /** How one key is typed and checked. */
 export type FieldSpec =
-  & {
-    doc: string;
-    nullable?: boolean;
-    /** Any value gives the same metrics and checkpoints (speed only): `compare --group-by` does not split on it. */
-    sameResults?: true;
-  }
+  & { doc: string; nullable?: boolean }
   & (
     | { kind: "int"; default: number | null; min?: number; max?: number }
     | { kind: "float"; default: number | null; min?: number; max?: number; exclusiveMin?: boolean }
@@ -576,7 +571,6 @@ export const SCHEMA: { [S in Section]: { [K in keyof ConfigInput[S]]: FieldSpec 
       max: 64,
       doc:
         "Training batches a worker thread builds (gather, normalise, augment) ahead of the step being trained; 0 builds each on the main thread. Batches are identical either way.",
-      sameResults: true,
     },
     workers: {
       kind: "count",
@@ -584,7 +578,6 @@ export const SCHEMA: { [S in Section]: { [K in keyof ConfigInput[S]]: FieldSpec 
       max: 256,
       doc:
         "Threads that compute a step's micro-batches side by side (this one and replica workers, each with its own copy of the model), when train.micro_batch cuts the step; auto takes the machine's cores. Speed only: any count gives the same bytes.",
-      sameResults: true,
     },
   },
 };
@@ -626,18 +619,6 @@ export function withoutLaterDefaults<T>(config: T): T {
   }
   return out as T;
 }
-
-/**
- * The keys marked `sameResults` (`run.workers`, `run.prefetch`): they change how fast a run
- * trains, never a byte it writes, so runs that differ only in them are the same experiment.
- */
-export const SAME_RESULT_KEYS: readonly string[] = Object.freeze(
-  Object.entries(SCHEMA).flatMap(([section, fields]) =>
-    Object.entries(fields as Record<string, FieldSpec>).filter(([, spec]) => spec.sameResults).map(([key]) =>
-      `${section}.${key}`
-    )
-  ),
-);
 
 /** @returns a fresh copy of the defaults */
 export function defaultConfig(): ConfigInput {

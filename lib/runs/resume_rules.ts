@@ -6,6 +6,13 @@ import { configHash } from "../config/hash.ts";
 import type { Config } from "../config/schema.ts";
 
 /**
+ * Keys that change how fast a run trains, never a byte it writes (tests/prefetch_test.ts and
+ * tests/workers_test.ts check it): runs that differ only in them are the same experiment, so
+ * `compare --group-by` does not split on them, and a resume may change them.
+ */
+export const SAME_RESULT_KEYS: readonly string[] = Object.freeze(["run.prefetch", "run.workers"]);
+
+/**
  * Keys a resume may change: none alters what was already trained (more epochs stretch the
  * schedule's tail only when the run is extended, which is what asking for more epochs means).
  */
@@ -14,8 +21,7 @@ export const RESUMABLE_KEYS: readonly string[] = Object.freeze([
   "train.eval_batch_size",
   "run.backend",
   "run.tags",
-  "run.prefetch",
-  "run.workers",
+  ...SAME_RESULT_KEYS,
 ]);
 
 /**
