@@ -233,7 +233,7 @@ Deno.test("LayerNorm's dw and db on wasm are each column's float64 sum of dyÂ·xÌ
   }
 });
 
-Deno.test("the fused kernels' module imports only tfjs's memory and exports the seventeen kernels", () => {
+Deno.test("the fused kernels' module imports only tfjs's memory and exports the twenty kernels", () => {
   const bytes = Uint8Array.from(atob(KERNELS_WASM_BASE64), (c) => c.charCodeAt(0));
   const module = new WebAssembly.Module(bytes);
   assert.deepEqual(WebAssembly.Module.imports(module), [{ module: "env", name: "memory", kind: "memory" }]);
@@ -242,6 +242,7 @@ Deno.test("the fused kernels' module imports only tfjs's memory and exports the 
     "add_bias_rows",
     "add_layer_norm_bwd",
     "add_layer_norm_fwd",
+    "add_scaled_groups",
     "attention_bwd",
     "attention_ds_rows",
     "attention_fwd",
@@ -251,6 +252,8 @@ Deno.test("the fused kernels' module imports only tfjs's memory and exports the 
     "layer_norm_bwd_wb",
     "layer_norm_bwd_x",
     "layer_norm_fwd",
+    "layer_norm_stats_fwd",
+    "scale_groups",
     "softmax_bwd",
     "softmax_rows",
     "sum_rows",

@@ -14,6 +14,7 @@ import { BackendError, firstLine } from "../errors.ts";
 import { median } from "../stats.ts";
 import type { KernelArgs, WasmInternals } from "./kernel_types.ts";
 import { type HeapSgemm, useBlasAttention } from "./simd_kernels.ts";
+import { useBlasBlocks } from "./block_kernels.ts";
 
 /** cblas_sgemm's parameters, its three matrices passed as `m`: typed arrays or heap addresses. */
 const _sgemmParams = <M extends "buffer" | "usize">(m: M) =>
@@ -248,6 +249,38 @@ export function useBlasMatMul(on: boolean): void {
   tf.unregisterKernel("BatchMatMul", "wasm");
   tf.registerKernel(on ? { kernelName: "BatchMatMul", backendName: "wasm", kernelFunc: _blasBatchMatMul } : _original);
   useBlasAttention(on ? _heapSgemm : null);
+  useBlasBlocks(on ? _heapProduct : null);
+}
+
+/**
+ * sgemm over a wasm heap, operands as byte offsets into it, each product on the threads a
+ * BatchMatMul of its size gets and its shape recorded for bench: the fused block's products are
+ * the calls its BatchMatMul kernels made, so the same bytes. Call it again after the heap grows.
+ */
+function _heapProduct(heap: ArrayBuffer): HeapSgemm {
+  openBlas();
+  const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(heap)));
+  const f = _lib!.symbols.cblas_sgemm_at;
+  return (transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc) => {
+    _setThreads(m * n * k >= BLAS_PARALLEL_MIN_MACS ? _maxThreads! : 1);
+    _recording?.push({ m, n, k, transA, transB, batch: 1 });
+    f(
+      _ROW_MAJOR,
+      transA ? _TRANS : _NO_TRANS,
+      transB ? _TRANS : _NO_TRANS,
+      m,
+      n,
+      k,
+      alpha,
+      base + BigInt(a),
+      lda,
+      base + BigInt(b),
+      ldb,
+      0,
+      base + BigInt(c),
+      ldc,
+    );
+  };
 }
 
 /**

@@ -58,6 +58,9 @@ export const EMA_KERNEL = "VitlabEmaUpdate";
 /** Images, tokens, heads, head width, and the scores' scale. */
 type _AttentionSizes = [b: number, t: number, h: number, hd: number, scale: number];
 
+/** The SIMD module's exports: each takes byte offsets into the wasm heap (kernels.c says what each does). */
+export type SimdExports = _Exports;
+
 interface _Exports {
   gelu_fwd(x: number, y: number, phi: number, n: number): void;
   gelu_bwd(x: number, phi: number, dy: number, dx: number, n: number): void;
@@ -100,6 +103,18 @@ interface _Exports {
     acc: number,
   ): void;
   add_bias_rows(y: number, bias: number, rows: number, n: number): void;
+  layer_norm_stats_fwd(
+    x: number,
+    w: number,
+    b: number,
+    y: number,
+    stats: number,
+    rows: number,
+    d: number,
+    eps: number,
+  ): void;
+  scale_groups(x: number, scale: number, out: number, groups: number, n: number): void;
+  add_scaled_groups(x: number, br: number, scale: number, out: number, groups: number, n: number): void;
   softmax_bwd(y: number, dy: number, dx: number, rows: number, n: number): void;
   transpose_0213(x: number, y: number, b: number, i: number, j: number, k: number): void;
   sum_rows(x: number, out: number, rows: number, cols: number, acc: number): void;
@@ -136,6 +151,15 @@ type _AdamScalars = [
 let _module: WebAssembly.Module | null = null;
 // One instance per wasm heap: each worker thread's tfjs has its own.
 const _instances = new WeakMap<WebAssembly.Memory, _Exports>();
+
+/**
+ * The SIMD module's functions bound to a wasm backend's heap (one instance per heap).
+ * @param backend the wasm backend
+ * @returns the module's exports
+ */
+export function simdKernels(backend: unknown): SimdExports {
+  return _kernels(backend as _WasmBackend);
+}
 
 function _kernels(backend: _WasmBackend): _Exports {
   const memory = backend.wasm.asm.memory;
@@ -293,16 +317,31 @@ function _attention({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
   const { b, t, h, hd, d, scale } = _attentionSizes(qkv, attrs);
   const out = be.makeOutput([b * t, d], "float32"); // [B·T, D]
   const p = be.makeOutput([b, h, t, t], "float32"); // [B, H, T, T]
+  attentionAt(be, _at(be, qkv), _at(be, out), _at(be, p), b, t, h, hd, scale);
+  return [out, p];
+}
+
+/**
+ * {@linkcode ATTENTION_KERNEL}'s maths over byte offsets in the wasm heap (the fused block calls
+ * it between its products). It may allocate scratch, so heap views taken before it can detach.
+ * @param backend the wasm backend
+ * @param qkv [B·T, 3D]
+ * @param out [B·T, D]
+ * @param p [B, H, T, T]
+ * @param sizes images, tokens, heads, head width, scale
+ */
+export function attentionAt(backend: unknown, qkv: number, out: number, p: number, ...sizes: _AttentionSizes): void {
+  const be = backend as _WasmBackend;
+  const [b, t, h, hd, scale] = sizes;
   if (_heapSgemm && t >= BLAS_ATTENTION_MIN_TOKENS) {
-    _attentionBlas(be, _at(be, qkv), _at(be, out), _at(be, p), b, t, h, hd, scale);
-    return [out, p];
+    _attentionBlas(be, qkv, out, p, b, t, h, hd, scale);
+    return;
   }
   _withScratch(
     be,
     (hd + 2) * _round4(t) * 4,
-    (scratch) => _kernels(be).attention_fwd(_at(be, qkv), _at(be, out), _at(be, p), scratch, b, t, h, hd, scale),
+    (scratch) => _kernels(be).attention_fwd(qkv, out, p, scratch, b, t, h, hd, scale),
   );
-  return [out, p];
 }
 
 function _attentionGrad({ inputs, backend, attrs }: _Args): tf.TensorInfo {
@@ -310,13 +349,36 @@ function _attentionGrad({ inputs, backend, attrs }: _Args): tf.TensorInfo {
   const { dout, p, qkv } = inputs as Record<"dout" | "p" | "qkv", tf.TensorInfo>;
   const { b, t, h, hd, scale } = _attentionSizes(qkv, attrs);
   const dqkv = be.makeOutput([...qkv.shape], "float32"); // [B·T, 3D]
+  attentionGradAt(be, _at(be, dout), _at(be, p), _at(be, qkv), _at(be, dqkv), b, t, h, hd, scale);
+  return dqkv;
+}
+
+/**
+ * {@linkcode ATTENTION_GRAD_KERNEL}'s maths over byte offsets in the wasm heap; it allocates
+ * scratch, so heap views taken before it can detach.
+ * @param backend the wasm backend
+ * @param dout [B·T, D]
+ * @param p [B, H, T, T]
+ * @param qkv [B·T, 3D]
+ * @param dqkv [B·T, 3D], written
+ * @param sizes images, tokens, heads, head width, scale
+ */
+export function attentionGradAt(
+  backend: unknown,
+  dout: number,
+  p: number,
+  qkv: number,
+  dqkv: number,
+  ...sizes: _AttentionSizes
+): void {
+  const be = backend as _WasmBackend;
+  const [b, t, h, hd, scale] = sizes;
   const blas = _heapSgemm !== null && t >= BLAS_ATTENTION_MIN_TOKENS;
   _withScratch(be, (blas ? t * t : (hd + t) * _round4(t)) * 4, (scratch) => {
-    const at = [_at(be, dout), _at(be, p), _at(be, qkv), _at(be, dqkv), scratch] as const;
+    const at = [dout, p, qkv, dqkv, scratch] as const;
     if (blas) _attentionGradBlas(be, at, b, t, h, hd, scale);
     else _kernels(be).attention_bwd(...at, b, t, h, hd, scale);
   });
-  return dqkv;
 }
 
 /**

@@ -5,6 +5,13 @@
  * @internal
  */
 import * as tf from "@tensorflow/tfjs-core";
+import {
+  BLOCK_GRAD_KERNEL,
+  BLOCK_KERNEL,
+  type BlockAttrs,
+  type BlockParamName,
+  fusedBlocksAvailable,
+} from "../backend/block_kernels.ts";
 import type { Rng } from "../random.ts";
 import { Attention } from "./attention.ts";
 import type { ForwardContext } from "./context.ts";
@@ -93,6 +100,90 @@ export class Block {
     const m = this.mlp.apply(tf.reshape(h2, [b * t, d]) as tf.Tensor2D, ctx); // [B·T, D]
     return { x: x1, branch: dropPath(tf.reshape(m, [b, t, d]), this.dropPathRate, ctx) }; // [B, T, D] each
   }
+
+  /**
+   * Whether {@linkcode applyFused} can run this block now: on the blas backend, with no dropout
+   * drawn inside the block and no attention probabilities asked for.
+   * @param ctx forward context
+   * @returns true where the fused block gives what {@linkcode applyStream} would
+   */
+  fusable(ctx: ForwardContext): boolean {
+    const drops = ctx.training && (this.attn.attnDrop > 0 || this.attn.projDrop > 0 || this.mlp.drop > 0);
+    return !drops && !ctx.attention && fusedBlocksAvailable();
+  }
+
+  /**
+   * Both residual branches as one kernel each way ({@linkcode BLOCK_KERNEL}): the same bytes as
+   * {@linkcode applyStream} followed by its pending add, with a fraction of the engine's work.
+   * @param x [B, T, D] the residual stream, its adds done
+   * @param ctx forward context; {@linkcode fusable} must hold
+   * @returns [B, T, D]
+   */
+  applyFused(x: tf.Tensor3D, ctx: ForwardContext): tf.Tensor3D {
+    const b = x.shape[0];
+    // Drawn in applyStream's order (attention's branch, then the MLP's), as tf.dropout draws them.
+    const dp1 = _dropPathScales(b, this.dropPathRate, ctx);
+    const dp2 = _dropPathScales(b, this.dropPathRate, ctx);
+    const attrs: BlockAttrs & { qkvBias: boolean } = {
+      batch: b,
+      heads: this.attn.heads,
+      scale: this.attn.scale,
+      eps1: this.norm1.eps,
+      eps2: this.norm2.eps,
+      dp1,
+      dp2,
+      qkvBias: this.attn.qkv.bias !== null,
+    };
+    const params: [BlockParamName, tf.Variable | null][] = [
+      ["n1w", this.norm1.weight],
+      ["n1b", this.norm1.bias],
+      ["qkvw", this.attn.qkv.weight],
+      ["qkvb", this.attn.qkv.bias],
+      ["projw", this.attn.proj.weight],
+      ["projb", this.attn.proj.bias],
+      ["n2w", this.norm2.weight],
+      ["n2b", this.norm2.bias],
+      ["fc1w", this.mlp.fc1.weight],
+      ["fc1b", this.mlp.fc1.bias],
+      ["fc2w", this.mlp.fc2.weight],
+      ["fc2b", this.mlp.fc2.bias],
+    ];
+    const held = params.filter((p): p is [BlockParamName, tf.Variable] => p[1] !== null);
+    const kernelAttrs = attrs as unknown as tf.NamedAttrMap;
+    const fn = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const save = args[args.length - 1] as tf.GradSaveFunc;
+      const input = args[0] as tf.Tensor3D;
+      const named = Object.fromEntries([["x", input], ...held.map(([n], i) => [n, args[i + 1] as tf.Tensor])]);
+      const [y, ws] = tf.engine().runKernel(BLOCK_KERNEL, named, kernelAttrs) as tf.Tensor[]; // [B, T, D], [workspace]
+      save([input, ws!]);
+      return {
+        value: y!,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          // The weights are read from the variables: nothing updates them before the gradients are taken.
+          const weights = Object.fromEntries(held.filter(([n]) => n.endsWith("w")));
+          return tf.engine().runKernel(
+            BLOCK_GRAD_KERNEL,
+            { dy, x: saved[0]!, ws: saved[1]!, ...weights },
+            kernelAttrs,
+          ) as tf.Tensor[];
+        },
+      };
+    });
+    return fn(x, ...held.map(([, v]) => v)) as tf.Tensor3D;
+  }
+}
+
+/**
+ * Drop-path's multipliers for b images, as tf.dropout computes them with a [B, 1, 1] noise shape:
+ * floor(u + keep)/keep in float32, u uniform from the context's next seed; null when inactive.
+ */
+function _dropPathScales(b: number, rate: number, ctx: ForwardContext): Float32Array | null {
+  if (!ctx.training || rate <= 0) return null;
+  if (!ctx.rng) throw new Error("dropout in training needs ctx.rng");
+  const seed = ctx.rng.seed();
+  const u = tf.tidy(() => tf.randomUniform([b, 1, 1], 0, 1, "float32", seed).dataSync());
+  const keep = Math.fround(1 - rate);
+  return Float32Array.from(u, (v) => Math.floor(Math.fround(v + keep)) / keep);
 }
 
 /** The residual stream between blocks as x + branch, the add left to the LayerNorm that follows it. */

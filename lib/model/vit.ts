@@ -133,6 +133,11 @@ export class VisionTransformer {
     const cls = tf.add(tf.zeros([b, 1, this.shape.dModel]), this.clsToken); // [1, 1, D] → [B, 1, D]
     let tokens = tf.add(tf.concat([cls, patches], 1), this.posEmbed) as tf.Tensor3D; // [B, N+1, D]
     tokens = dropout(tokens, this.shape.dropout, ctx) as tf.Tensor3D;
+    if (this.blocks.every((block) => block.fusable(ctx))) {
+      // One kernel a block each way on blas: the same bytes as the stream below.
+      for (const block of this.blocks) tokens = block.applyFused(tokens, ctx);
+      return this.shape.pool === "cls" ? this.norm.apply(tokens) : tokens;
+    }
     let stream: ResidualStream = { x: tokens, branch: null };
     for (const block of this.blocks) stream = block.applyStream(stream, ctx);
     if (!stream.branch) return this.shape.pool === "cls" ? this.norm.apply(stream.x) : stream.x;

@@ -208,6 +208,14 @@ void layer_norm_fwd(const float* x, const float* w, const float* b, float* y, fl
   }
 }
 
+// layer_norm_fwd's maths writing each row's stats (μ, r) as add_layer_norm_fwd does, and no x̂:
+// the fused block's first norm, whose gradient (add_layer_norm_bwd) recomputes x̂ from x.
+EXPORT(layer_norm_stats_fwd)
+void layer_norm_stats_fwd(const float* x, const float* w, const float* b, float* y, float* stats, int rows, int d,
+                          float eps) {
+  for (int row = 0; row < rows; row++) layer_norm_row(x + row * d, w, b, y + row * d, 0, d, eps, stats + 2 * row);
+}
+
 // A pre-norm block's residual add and the LayerNorm after it, in one pass: s = x + br (the
 // float32 sum tfjs's Add gives), then layer_norm_fwd's maths on s while its row is in cache.
 // Writes s, y and stats [rows, 2] (μ, r): the gradient recomputes x̂ from s, bit for bit, rather
@@ -718,5 +726,42 @@ EXPORT(ema_update) void ema_update(const float* s, const float* p, float* out, i
   for (; i < n; i++) {
     const float a = s[i] * d, b = p[i] * one_minus_d;
     out[i] = a + b;
+  }
+}
+
+// Drop-path over `groups` images of n values each: out = x·scale[g] (tfjs's broadcasting Mul,
+// each product rounded to float32). out may be x.
+EXPORT(scale_groups) void scale_groups(const float* x, const float* scale, float* out, int groups, int n) {
+  for (int g = 0; g < groups; g++) {
+    const f32x4 s4 = splat(scale[g]);
+    const float* xg = x + g * n;
+    float* og = out + g * n;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) wasm_v128_store(og + i, mul(wasm_v128_load(xg + i), s4));
+    for (; i < n; i++) og[i] = xg[i] * scale[g];
+  }
+}
+
+// A residual add after drop-path: out = x + br·scale[g] over `groups` images of n values (the
+// product rounded to float32 before the sum, as Mul then Add gave), or x + br where scale is
+// null (no drop-path).
+EXPORT(add_scaled_groups)
+void add_scaled_groups(const float* x, const float* br, const float* scale, float* out, int groups, int n) {
+#pragma clang fp contract(off)
+  for (int g = 0; g < groups; g++) {
+    const float sg = scale ? scale[g] : 1.f;
+    const f32x4 s4 = splat(sg);
+    const float *xg = x + g * n, *bg = br + g * n;
+    float* og = out + g * n;
+    int i = 0;
+    if (scale) {
+      for (; i + 4 <= n; i += 4) {
+        wasm_v128_store(og + i, add(wasm_v128_load(xg + i), mul(wasm_v128_load(bg + i), s4)));
+      }
+      for (; i < n; i++) og[i] = xg[i] + bg[i] * sg;
+    } else {
+      for (; i + 4 <= n; i += 4) wasm_v128_store(og + i, add(wasm_v128_load(xg + i), wasm_v128_load(bg + i)));
+      for (; i < n; i++) og[i] = xg[i] + bg[i];
+    }
   }
 }
