@@ -185,3 +185,43 @@ Deno.test("the packed add on wasm gives tf.add's bytes, as the cpu fallback does
     tf.dispose([...xs, ...got]);
   }
 });
+
+const SLICES: { shape: number[]; begin: number[]; size: number[] }[] = [
+  { shape: [64, 17, 64], begin: [0, 1, 0], size: [64, 16, 64] }, // the patch tokens (mean pooling)
+  { shape: [64, 17, 64], begin: [0, 0, 0], size: [64, 1, 64] }, // the class token
+  { shape: [6, 5, 4, 3], begin: [1, 2, 1, 0], size: [4, 2, 3, 3] },
+  { shape: [6, 5, 4, 3], begin: [0, 0, 1, 1], size: [6, 5, 2, 1] }, // the innermost dim cut
+  { shape: [6, 5, 4, 3], begin: [2, 0, 0, 0], size: [3, 5, 4, 3] }, // contiguous
+  { shape: [3, 2, 4, 2, 3], begin: [1, 0, 1, 1, 0], size: [2, 2, 2, 1, 3] }, // rank 5
+  { shape: [9], begin: [3], size: [4] },
+  { shape: [4, 7], begin: [1, 2], size: [2, -1] },
+  { shape: [4, 7], begin: [1, 0], size: [0, 7] }, // empty
+];
+
+async function slices(backend: "cpu" | "wasm") {
+  await initBackend(backend);
+  const out: { data: Float32Array; shape: number[] }[] = [];
+  for (const [i, c] of SLICES.entries()) {
+    const x = tf.tensor(values(c.shape, 40 + i), c.shape);
+    const y = tf.slice(x, c.begin, c.size);
+    out.push({ data: y.dataSync() as Float32Array, shape: y.shape });
+    // SplitV along each axis into uneven parts, and the class-token split of a concat's gradient.
+    for (let axis = 0; axis < c.shape.length; axis++) {
+      const n = c.shape[axis]!;
+      const parts = n >= 3 ? [1, n - 3, 2] : [n];
+      for (const p of tf.split(x, parts, axis)) out.push({ data: p.dataSync() as Float32Array, shape: p.shape });
+    }
+    x.dispose();
+  }
+  return out;
+}
+
+Deno.test("Slice and SplitV on wasm (runs copied whole) equal the cpu backend's, every rank and cut", async () => {
+  const wasm = await slices("wasm");
+  const cpu = await slices("cpu");
+  assert.equal(wasm.length, cpu.length);
+  for (let i = 0; i < cpu.length; i++) {
+    assert.deepEqual(wasm[i]!.shape, cpu[i]!.shape);
+    assert.deepEqual(wasm[i]!.data, cpu[i]!.data, `slice ${i}`);
+  }
+});
