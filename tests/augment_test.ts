@@ -92,6 +92,38 @@ Deno.test("augment: random crop with padding shifts the image and pads with blac
   assert.ok(seen.size >= 5, "offsets vary");
 });
 
+Deno.test("augment: random crop equals the pixel-by-pixel definition for every offset, size, channel count and padding", () => {
+  // out[y, x] = img[y + dy − pad, x + dx − pad] inside the image, the channel's fill outside.
+  const reference = (img: Float32Array, h: number, w: number, c: number, pad: number, dy: number, dx: number) => {
+    const out = new Float32Array(h * w * c);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const sy = y + dy - pad, sx = x + dx - pad;
+        const inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
+        for (let ch = 0; ch < c; ch++) out[(y * w + x) * c + ch] = inside ? img[(sy * w + sx) * c + ch]! : -1 - ch;
+      }
+    }
+    return out;
+  };
+  let cases = 0;
+  for (const [h, w] of [[1, 1], [2, 3], [5, 4], [7, 7]]) {
+    for (const c of [1, 3]) {
+      const img = Float32Array.from({ length: h! * w! * c }, (_, i) => i + 1);
+      for (const pad of [0, 1, 2, 4, 9]) {
+        for (let dy = 0; dy <= 2 * pad; dy++) {
+          for (let dx = 0; dx <= 2 * pad; dx++) {
+            const fill = Array.from({ length: c }, (_, ch) => -1 - ch);
+            const got = randomCrop(img, h!, w!, c, pad, dy, dx, fill);
+            assert.deepEqual(got, reference(img, h!, w!, c, pad, dy, dx), `${h}×${w}×${c} pad ${pad} at ${dy},${dx}`);
+            cases++;
+          }
+        }
+      }
+    }
+  }
+  assert.ok(cases > 1000);
+});
+
 Deno.test("augment: random erasing fills one rectangle; const is 0, pixel is noise", () => {
   const img = new Float32Array(4 * 5 * 2).fill(7);
   eraseBox(img, 4, 5, 2, { y0: 1, y1: 3, x0: 2, x1: 4 }, "const", Rng.fromSeed(0));

@@ -211,13 +211,18 @@ export function randomCrop(
   fill: number[],
 ): Float32Array {
   const out = new Float32Array(h * w * c);
+  // Columns x0..x1 of each row come from the image (sx = x + dx − pad inside it), in one copy.
+  const x0 = Math.max(0, pad - dx), x1 = Math.min(w, w + pad - dx);
   for (let y = 0; y < h; y++) {
     const sy = y + dy - pad;
-    for (let x = 0; x < w; x++) {
-      const sx = x + dx - pad;
-      const inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
-      for (let ch = 0; ch < c; ch++) out[(y * w + x) * c + ch] = inside ? img[(sy * w + sx) * c + ch]! : fill[ch]!;
-    }
+    const row = y * w * c;
+    const inside = sy >= 0 && sy < h && x0 < x1;
+    const from = inside ? x0 : w;
+    for (let x = 0; x < from; x++) for (let ch = 0; ch < c; ch++) out[row + x * c + ch] = fill[ch]!;
+    if (!inside) continue;
+    const s = (sy * w + x0 + dx - pad) * c;
+    out.set(img.subarray(s, s + (x1 - x0) * c), row + x0 * c);
+    for (let x = x1; x < w; x++) for (let ch = 0; ch < c; ch++) out[row + x * c + ch] = fill[ch]!;
   }
   return out;
 }

@@ -30,15 +30,28 @@ export function normalizedPixels(
   const labels = new Int32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const j = indices[i]!;
-    const src = j * size;
-    const dst = i * size;
-    for (let p = 0; p < size; p++) {
-      const ch = p % c;
-      pixels[dst + p] = set.images[src + p]! * scale[ch]! - shift[ch]!;
-    }
+    _normalizeImage(set.images, j * size, pixels, i * size, size, c, scale, shift);
     labels[i] = set.labels[j]!;
   }
   return { pixels, labels };
+}
+
+// One image's pixels, channel by channel with each channel's factors hoisted (the same float64
+// expression, rounded once to float32, as a loop over every value with p % c gave).
+function _normalizeImage(
+  images: ArrayLike<number>,
+  src: number,
+  pixels: Float32Array,
+  dst: number,
+  size: number,
+  c: number,
+  scale: number[],
+  shift: number[],
+): void {
+  for (let ch = 0; ch < c; ch++) {
+    const a = scale[ch]!, b = shift[ch]!;
+    for (let p = ch; p < size; p += c) pixels[dst + p] = images[src + p]! * a - b;
+  }
 }
 
 /**
