@@ -233,7 +233,7 @@ Deno.test("LayerNorm's dw and db on wasm are each column's float64 sum of dyÂ·xÌ
   }
 });
 
-Deno.test("the fused kernels' module imports only tfjs's memory and exports the twenty kernels", () => {
+Deno.test("the fused kernels' module imports only tfjs's memory and exports the twenty-one kernels", () => {
   const bytes = Uint8Array.from(atob(KERNELS_WASM_BASE64), (c) => c.charCodeAt(0));
   const module = new WebAssembly.Module(bytes);
   assert.deepEqual(WebAssembly.Module.imports(module), [{ module: "env", name: "memory", kind: "memory" }]);
@@ -257,6 +257,7 @@ Deno.test("the fused kernels' module imports only tfjs's memory and exports the 
     "softmax_bwd",
     "softmax_rows",
     "sum_rows",
+    "sum_squares",
     "transpose_0213",
   ]);
 });

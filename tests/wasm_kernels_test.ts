@@ -1,7 +1,7 @@
 /** vitlab's wasm kernels (buffer-sharing Identity, row-adding Sum) agree with the cpu backend. */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { ADAM_KERNEL, adamUpdate } from "../lib/backend/adam_update.ts";
+import { ADAM_ALL_KERNEL, ADAM_KERNEL, adamUpdate, adamUpdateAll } from "../lib/backend/adam_update.ts";
 import { ADD_PACKED_KERNEL, addPacked } from "../lib/backend/add_packed.ts";
 import { initBackend } from "../lib/backend/backend.ts";
 import { sumOfSquares } from "../lib/backend/sum_squares.ts";
@@ -151,6 +151,16 @@ Deno.test("the fused sum of squares on wasm equals stack + sum on cpu; the globa
   const cpu = await run("cpu");
   const wasm = await run("wasm");
   assert.ok(Math.abs(cpu - wasm) <= 1e-5 * cpu, `${cpu} vs ${wasm}`);
+  // Exactly the float64 sum in input order, rounded once, over values whose order matters.
+  let exact = 0;
+  for (const [i, s] of shapes.entries()) for (const v of values(s, 40 + i)) exact += v * v;
+  assert.equal(wasm, Math.fround(exact));
+  await initBackend("wasm");
+  const spread = [tf.tensor1d([1e8, 1, -1e8, 1, 3e-4, 7]), tf.tensor1d([1e-3, 2e7])];
+  let inOrder = 0;
+  for (const t of spread) for (const v of t.dataSync()) inOrder += v * v;
+  assert.equal((await sumOfSquares(spread).data())[0], Math.fround(inOrder));
+  tf.dispose(spread);
   assert.equal((await sumOfSquares([]).data())[0], 0);
   const norm = globalNorm({ a: tf.tensor1d([3]), b: tf.tensor2d([[0, 4]]) });
   assert.equal((await norm.data())[0], 5);
@@ -224,4 +234,32 @@ Deno.test("Slice and SplitV on wasm (runs copied whole) equal the cpu backend's,
     assert.deepEqual(wasm[i]!.shape, cpu[i]!.shape);
     assert.deepEqual(wasm[i]!.data, cpu[i]!.data, `slice ${i}`);
   }
+});
+
+Deno.test("every variable's Adam(W) update in one kernel on wasm gives the bytes of one kernel per variable", async () => {
+  await initBackend("wasm");
+  assert.ok(tf.getKernel(ADAM_ALL_KERNEL, "wasm"));
+  const shapes = [[9, 7], [5], [3, 2, 4], [1]];
+  const items = shapes.map((s, i) => ({
+    p: tf.tensor(values(s, 60 + i), s),
+    g: tf.tensor(values(s, 70 + i), s),
+    m: tf.tensor(values(s, 80 + i), s),
+    v: tf.abs(tf.tensor(values(s, 90 + i), s)),
+    h: ADAM_CASES[i % ADAM_CASES.length]!,
+  }));
+  const all = adamUpdateAll(items);
+  const one = items.map((it) => adamUpdate(it.p, it.g, it.m, it.v, it.h));
+  assert.equal(all.length, items.length);
+  for (let i = 0; i < items.length; i++) {
+    for (let k = 0; k < 3; k++) {
+      assert.deepEqual(all[i]![k]!.shape, items[i]!.p.shape);
+      assert.deepEqual(all[i]![k]!.dataSync(), one[i]![k]!.dataSync(), `variable ${i}, output ${k}`);
+    }
+  }
+  // Different hyper-parameters per variable reach their own variable: the two cases differ.
+  assert.notDeepEqual(
+    all[0]![0]!.dataSync(),
+    adamUpdate(items[0]!.p, items[0]!.g, items[0]!.m, items[0]!.v, ADAM_CASES[1]!)[0].dataSync(),
+  );
+  tf.dispose([...items.flatMap((it) => [it.p, it.g, it.m, it.v]), ...all.flat(), ...one.flat()]);
 });

@@ -16,7 +16,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { KernelArgs as _Args, KernelFn, WasmInternals as _WasmBackend } from "./kernel_types.ts";
 import { KERNELS_WASM_BASE64 } from "./simd/kernels_wasm.ts";
-import { ADAM_KERNEL, type AdamHyper } from "./adam_update.ts";
+import { ADAM_ALL_KERNEL, ADAM_KERNEL, type AdamHyper } from "./adam_update.ts";
 import type { ProductShape } from "./blas.ts";
 
 /** [y, Φ(x)]: y = GELU(x) = x·Φ(x), exact (erf) form, and Φ for the backward. Inputs `x`. */
@@ -115,6 +115,7 @@ interface _Exports {
   ): void;
   scale_groups(x: number, scale: number, out: number, groups: number, n: number): void;
   add_scaled_groups(x: number, br: number, scale: number, out: number, groups: number, n: number): void;
+  sum_squares(x: number, n: number, acc: number): number;
   softmax_bwd(y: number, dy: number, dx: number, rows: number, n: number): void;
   transpose_0213(x: number, y: number, b: number, i: number, j: number, k: number): void;
   sum_rows(x: number, out: number, rows: number, cols: number, acc: number): void;
@@ -520,9 +521,27 @@ export function keepOriginalTranspose(): void {
 
 /** {@linkcode adamUpdate}'s formula over one variable: new p, m and v. */
 function _adamUpdate({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
-  const be = backend as _WasmBackend;
   const { p, g, m, v } = inputs as Record<"p" | "g" | "m" | "v", tf.TensorInfo>;
-  const h = attrs as unknown as AdamHyper;
+  return _adamInto(backend as _WasmBackend, p, g, m, v, attrs as unknown as AdamHyper);
+}
+
+/** {@linkcode ADAM_ALL_KERNEL}: each variable through the same C function as {@linkcode _adamUpdate}. */
+function _adamUpdateAll({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
+  const hypers = (attrs as unknown as { hypers: AdamHyper[] }).hypers;
+  const i = inputs as Record<string, tf.TensorInfo>;
+  return hypers.flatMap((h, n) =>
+    _adamInto(backend as _WasmBackend, i[`p${n}`]!, i[`g${n}`]!, i[`m${n}`]!, i[`v${n}`]!, h)
+  );
+}
+
+function _adamInto(
+  be: _WasmBackend,
+  p: tf.TensorInfo,
+  g: tf.TensorInfo,
+  m: tf.TensorInfo,
+  v: tf.TensorInfo,
+  h: AdamHyper,
+): tf.TensorInfo[] {
   const [po, mo, vo] = [p, m, v].map((t) => be.makeOutput([...t.shape], "float32")) as [
     tf.TensorInfo,
     tf.TensorInfo,
@@ -572,6 +591,7 @@ export const SIMD_KERNELS: Record<string, KernelFn> = {
   [ATTENTION_KERNEL]: _attention,
   [ATTENTION_GRAD_KERNEL]: _attentionGrad,
   [ADAM_KERNEL]: _adamUpdate,
+  [ADAM_ALL_KERNEL]: _adamUpdateAll,
   [EMA_KERNEL]: _emaUpdate,
   Transpose: _transpose,
 };

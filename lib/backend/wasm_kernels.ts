@@ -25,7 +25,7 @@
  * ({@linkcode ./simd_kernels.ts}): written in TypeScript they lost to tfjs's own SIMD kernels.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { keepOriginalTranspose, SIMD_KERNELS, sumRows } from "./simd_kernels.ts";
+import { keepOriginalTranspose, SIMD_KERNELS, simdKernels, sumRows } from "./simd_kernels.ts";
 import type { KernelArgs as _Args, KernelFn as _KernelFunc, WasmInternals as _WasmBackend } from "./kernel_types.ts";
 import { SUM_SQUARES_KERNEL } from "./sum_squares.ts";
 import { ADD_PACKED_KERNEL } from "./add_packed.ts";
@@ -150,36 +150,48 @@ function _sum(args: _Args): tf.TensorInfo {
   return out;
 }
 
-/** Σ x² over every input, in input order, in float64. */
+/** Σ x² over every input, in input order, in float64 (a scalar C loop: the bytes of a JavaScript one). */
 function _sumOfSquares({ inputs, backend }: _Args): tf.TensorInfo {
   const be = backend as _WasmBackend;
   const list = Object.keys(inputs).sort((a, b) => Number(a) - Number(b)).map((k) => inputs[k] as tf.TensorInfo);
   const out = be.makeOutput([], "float32");
+  const k = simdKernels(be);
   let total = 0;
   for (const t of list) {
     const xv = be.typedArrayFromHeap(t);
-    for (let i = 0; i < xv.length; i++) total += xv[i]! * xv[i]!;
+    total = k.sum_squares(xv.byteOffset, xv.length, total);
   }
   be.typedArrayFromHeap(out)[0] = total;
   return out;
 }
 
-/**
- * inputs[i] + its run of the packed attr, each in float32 (a float64 sum of two float32 values
- * rounds to the float32 sum exactly, so the bytes are those of `Add`).
- */
+/** inputs[i] + its run of the packed attr, each a float32 add (the bytes of `Add`). */
 function _addPacked({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
   const be = backend as _WasmBackend;
   const packed = (attrs as unknown as { packed: Float32Array }).packed;
   const list = Object.keys(inputs).sort((a, b) => Number(a) - Number(b)).map((k) => inputs[k] as tf.TensorInfo);
-  let offset = 0;
-  return list.map((t) => {
-    const out = be.makeOutput([...t.shape], "float32");
-    // Views after makeOutput: an allocation can grow the heap and detach older views.
-    const xv = be.typedArrayFromHeap(t);
-    const ov = be.typedArrayFromHeap(out);
-    for (let i = 0; i < xv.length; i++) ov[i] = xv[i]! + packed[offset + i]!;
-    offset += xv.length;
-    return out;
-  });
+  const outs = list.map((t) => be.makeOutput([...t.shape], "float32"));
+  // The addends copied into the heap once, then added by SIMD runs; views only after every
+  // allocation (one can grow the heap and detach older views).
+  const scratch = be.wasm._malloc(Math.max(1, packed.length) * 4);
+  try {
+    new Float32Array(be.wasm.asm.memory.buffer, scratch, packed.length).set(packed);
+    const k = simdKernels(be);
+    let offset = 0;
+    list.forEach((t, i) => {
+      const xv = be.typedArrayFromHeap(t);
+      k.add_scaled_groups(
+        xv.byteOffset,
+        scratch + offset * 4,
+        0,
+        be.typedArrayFromHeap(outs[i]!).byteOffset,
+        1,
+        xv.length,
+      );
+      offset += xv.length;
+    });
+  } finally {
+    be.wasm._free(scratch);
+  }
+  return outs;
 }

@@ -6,7 +6,7 @@
  * its timm name, which keys the moments in checkpoints.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { adamUpdate } from "../backend/adam_update.ts";
+import { type AdamItem, adamUpdateAll } from "../backend/adam_update.ts";
 import type { Param } from "../model/params.ts";
 
 /** Optimizer settings; `lr` is changed every step by the schedule. */
@@ -65,6 +65,7 @@ export class VitOptimizer {
     this.#step++;
     const t = this.#step;
     tf.tidy(() => {
+      const adam: (AdamItem & { param: Param })[] = [];
       params.forEach((param, i) => {
         const lr = this.lr * (lrScales?.get(param.name) ?? 1);
         const grad = grads[i]!;
@@ -81,19 +82,30 @@ export class VitOptimizer {
           return;
         }
         const [m, v] = slots as [tf.Variable, tf.Variable];
-        const [p2, m2, v2] = adamUpdate(p, grad, m, v, {
-          stepSize: lr / (1 - b1 ** t),
-          beta1: b1,
-          beta2: b2,
-          sqrtBias2: Math.sqrt(1 - b2 ** t),
-          eps,
-          gradScale,
-          l2: decay && kind === "adam" ? wd : 0,
-          decayFactor: decay && kind === "adamw" ? 1 - lr * wd : 1,
+        adam.push({
+          param,
+          p,
+          g: grad,
+          m,
+          v,
+          h: {
+            stepSize: lr / (1 - b1 ** t),
+            beta1: b1,
+            beta2: b2,
+            sqrtBias2: Math.sqrt(1 - b2 ** t),
+            eps,
+            gradScale,
+            l2: decay && kind === "adam" ? wd : 0,
+            decayFactor: decay && kind === "adamw" ? 1 - lr * wd : 1,
+          },
         });
-        m.assign(m2);
-        v.assign(v2);
-        p.assign(p2);
+      });
+      // Every variable's update in one kernel where the backend has it (the same bytes).
+      adamUpdateAll(adam).forEach(([p2, m2, v2], i) => {
+        const it = adam[i]!;
+        (it.m as tf.Variable).assign(m2);
+        (it.v as tf.Variable).assign(v2);
+        it.param.variable.assign(p2);
       });
     });
   }

@@ -765,3 +765,11 @@ void add_scaled_groups(const float* x, const float* br, const float* scale, floa
     }
   }
 }
+
+// acc + Σ x² over n values, in float64, one value after another (each square exact in float64):
+// the global gradient norm's sum, the bytes of the JavaScript loop it replaced.
+EXPORT(sum_squares) double sum_squares(const float* x, int n, double acc) {
+#pragma clang fp contract(off)
+  for (int i = 0; i < n; i++) acc += (double)x[i] * (double)x[i];
+  return acc;
+}
