@@ -40,14 +40,17 @@ const COMMON = [
   "train.ema_decay=0.9",
 ];
 
-Deno.test("run.workers=1 and run.workers=2 train byte-identical runs", async () => {
+Deno.test("run.workers=1, 2 and 3 train byte-identical runs", async () => {
   const dir = tempDir();
   const starts: number[] = [];
   const events = { onStart: (i: { replicas: number }) => starts.push(i.replicas) };
   const one = await runExperiment(tinyConfig([...COMMON, "run.workers=1"]), { runsDir: join(dir, "1"), events });
   const two = await runExperiment(tinyConfig([...COMMON, "run.workers=2"]), { runsDir: join(dir, "2"), events });
-  assert.deepEqual(starts, [1, 2], "the second run really used a replica");
+  // Three replicas: each worker's copy also needs the other worker's micro-batches.
+  const three = await runExperiment(tinyConfig([...COMMON, "run.workers=3"]), { runsDir: join(dir, "3"), events });
+  assert.deepEqual(starts, [1, 2, 3], "the later runs really used replicas");
   assertSameBytes(one.runDir, two.runDir);
+  assertSameBytes(one.runDir, three.runDir);
 });
 
 Deno.test("stopped mid-epoch under run.workers=2, resumed under run.workers=1: identical to an uninterrupted run", async () => {

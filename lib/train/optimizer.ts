@@ -7,7 +7,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { type AdamItem, adamUpdateAll } from "../backend/adam_update.ts";
+import type { Config } from "../config/schema.ts";
 import type { Param } from "../model/params.ts";
+import { layerDecayScales } from "./layer_decay.ts";
 
 /** Optimizer settings; `lr` is changed every step by the schedule. */
 export interface OptimizerOptions {
@@ -148,4 +150,24 @@ export class VitOptimizer {
   dispose(): void {
     this.#disposeSlots();
   }
+}
+
+/**
+ * The optimizer a config's `train.*` asks for, over a model's parameters: what the trainer and
+ * every replica build, so that each applies the same update.
+ * @param t the config's train section
+ * @param names every parameter's timm name, in order
+ * @param depth the model's blocks (for layer decay)
+ * @returns a fresh optimizer at step 0
+ */
+export function optimizerFromConfig(t: Config["train"], names: string[], depth: number): VitOptimizer {
+  return new VitOptimizer({
+    kind: t.optimizer,
+    lr: t.lr,
+    weightDecay: t.weight_decay,
+    betas: [t.betas[0]!, t.betas[1]!],
+    eps: t.eps,
+    momentum: t.momentum,
+    lrScales: layerDecayScales(names, depth, t.layer_decay),
+  });
 }

@@ -1,9 +1,12 @@
 /**
  * Replicas of the model on worker threads, so that every core computes micro-batches of a step
  * side by side. The trainer's thread is replica 0; the pool holds the others. Each step, a
- * replica receives the current weights and its micro-batches and returns their gradients; the
- * trainer sums all of them in micro-batch order and updates once, so the result does not depend
- * on how many replicas there are.
+ * replica receives its micro-batches and returns their gradients; then it receives the ones it
+ * did not compute, sums all of them in micro-batch order and applies the update itself, as the
+ * trainer does with the same sums: every replica keeps an identical copy of the weights and the
+ * optimizer, and no weights travel between steps. The result does not depend on how many
+ * replicas there are. When a copy may differ (the first step, after steps on the trainer alone,
+ * after an evaluation), the step carries the trainer's weights and optimizer state.
  */
 import type { BackendName } from "../config/schema.ts";
 import type { Config } from "../config/schema.ts";
@@ -26,9 +29,26 @@ export type ReplicaRequest =
     token: number;
     epoch: number;
     globalStep: number;
-    /** Sent when the replica has not been sent this buffer yet (no weights travel otherwise). */
-    weights?: SharedWeights;
+    /** The learning rate of this step's update, as the trainer's optimizer has it. */
+    lr: number;
+    /** The trainer's optimizer step count before this update (the replica's must match). */
+    optStep: number;
+    /** Micro-batches in the step, all replicas together. */
+    total: number;
+    /** The trainer's weights and optimizer state, when the replica's copy may differ from them. */
+    sync?: MirrorState;
     parts: { m: number; part: HostBatch; weight: number }[];
+  }
+  | {
+    /**
+     * The micro-batches of a step a replica did not compute, for its own copy of the update:
+     * `head` is the trainer's block summed (micro-batches 0..head.m; null when it had none),
+     * `rest` the other replicas' micro-batches. No reply.
+     */
+    kind: "grads";
+    token: number;
+    head?: RemoteMicroGrads | null;
+    rest?: RemoteMicroGrads[];
   }
   | {
     /** Evaluate batches without dropout with the weights in the shared buffer. */
@@ -38,6 +58,16 @@ export type ReplicaRequest =
     batches: HostBatch[];
     logits: boolean;
   };
+
+/**
+ * What a replica copies to train as the trainer does: every parameter's values, in order, and the
+ * optimizer's step count and slots (each trainable parameter's moments, by timm name).
+ */
+export interface MirrorState {
+  weights: Float32Array[];
+  step: number;
+  slots: [string, Float32Array[]][];
+}
 
 /**
  * Where the current weights are, every parameter's values back to back in the model's layout
@@ -127,26 +157,44 @@ export class ReplicaPool implements EvalReplicas {
     return this.#workers.length;
   }
 
+  /** The trainer's optimizer step at which every replica's copy is known to equal its own (null: unknown). */
+  inSyncAt: number | null = null;
+
   /**
-   * Hands each worker its micro-batches of a step, with the current weights.
-   * @param step which step (for the masks' streams)
-   * @param weights every parameter's values, in order
+   * Hands each worker its micro-batches of a step.
+   * @param step which step (for the masks' streams), its learning rate, the optimizer's step count,
+   *   the micro-batches in all, and the trainer's state when the copies need it
    * @param perWorker micro-batches for worker 1, 2, …
-   * @returns their results, in micro-batch order
+   * @returns the step's token (for {@linkcode sendGrads}) and the workers' results, in micro-batch order
    * @throws {RunError} naming the replica and the micro-batch when one fails
    */
-  async compute(
-    step: { epoch: number; globalStep: number },
-    weights: Float32Array[],
+  compute(
+    step: Pick<Extract<ReplicaRequest, { kind: "step" }>, "epoch" | "globalStep" | "lr" | "optStep" | "total" | "sync">,
     perWorker: { m: number; part: HostBatch; weight: number }[][],
-  ): Promise<RemoteMicroGrads[]> {
+  ): { token: number; results: Promise<RemoteMicroGrads[]> } {
     const token = ++this.#token;
-    const shared = this.#share(weights);
-    const replies = await Promise.all(perWorker.map((parts, i) => {
-      const message: ReplicaRequest = { kind: "step", token, ...step, ...this.#bufferFor(shared, i), parts };
+    const replies = Promise.all(perWorker.map((parts, i) => {
+      const message: ReplicaRequest = { kind: "step", token, ...step, parts };
       return _ask(this.#workers[i]!, message, `replica ${i + 1}, step ${step.globalStep + 1}`);
     }));
-    return replies.flatMap((r) => r.kind === "result" ? r.results : []).sort((a, b) => a.m - b.m);
+    const results = replies.then((all) =>
+      all.flatMap((r) => r.kind === "result" ? r.results : []).sort((a, b) => a.m - b.m)
+    );
+    return { token, results };
+  }
+
+  /**
+   * Sends worker i the micro-batches of a step it did not compute (no reply: it updates its copy).
+   * @param i the worker (0 for the pool's first)
+   * @param grads the step's token, and the trainer's summed block and/or other replicas' micro-batches
+   */
+  sendGrads(i: number, grads: Omit<Extract<ReplicaRequest, { kind: "grads" }>, "kind">): void {
+    const message: ReplicaRequest = { kind: "grads", ...grads };
+    const buffers = [...(grads.head ? [grads.head] : []), ...(grads.rest ?? [])].map((r) =>
+      r.grads.buffer as ArrayBuffer
+    );
+    // A buffer sent to several workers is copied, not moved.
+    this.#workers[i]!.postMessage(message, this.#workers.length === 1 ? buffers : []);
   }
 
   /**
@@ -159,6 +207,8 @@ export class ReplicaPool implements EvalReplicas {
    */
   async evaluate(weights: Float32Array[], perWorker: HostBatch[][], logits: boolean): Promise<BatchEval[][]> {
     const token = ++this.#token;
+    // The replicas evaluate with these weights in their models: their copies no longer train as the trainer's.
+    this.inSyncAt = null;
     const shared = this.#share(weights);
     const replies = await Promise.all(perWorker.map((batches, i) => {
       const message: ReplicaRequest = { kind: "eval", token, ...this.#bufferFor(shared, i), batches, logits };
@@ -168,9 +218,9 @@ export class ReplicaPool implements EvalReplicas {
   }
 
   /**
-   * The buffer for worker i's message, when it has not been sent it yet. Each replica copies the
-   * weights out before it computes, and this thread writes new ones only after every reply: the
-   * buffer is never read while written.
+   * The buffer for worker i's evaluation message, when it has not been sent it yet. Each replica
+   * copies the weights out before it computes, and this thread writes new ones only after every
+   * reply: the buffer is never read while written.
    */
   #bufferFor(shared: _SharedWeights, i: number): { weights?: SharedWeights } {
     if (shared.sent[i]) return {};
@@ -179,9 +229,8 @@ export class ReplicaPool implements EvalReplicas {
   }
 
   /**
-   * Writes the weights into the buffer the replicas read, making one the first time (or when
-   * the parameters' sizes change). A structured clone of the weights with every step cost the
-   * training thread 0.7 ms and the replica 1.6 ms before it could start (vit-small, measured).
+   * Writes the weights into the buffer the replicas read to evaluate, making one the first time
+   * (or when the parameters' sizes change).
    */
   #share(weights: Float32Array[]): _SharedWeights {
     const sizes = weights.map((w) => w.length);

@@ -7,7 +7,6 @@
 import { setImmediate } from "node:timers";
 import * as tf from "@tensorflow/tfjs-core";
 import type { BackendName, Config } from "../config/schema.ts";
-import { addPacked, unpack } from "../backend/add_packed.ts";
 import { capBlasThreads } from "../backend/blas.ts";
 import { augmentEnabled } from "../data/augment.ts";
 import type { HostBatch, Normalization } from "../data/batch.ts";
@@ -17,14 +16,14 @@ import { DivergedError } from "../errors.ts";
 import type { Param } from "../model/params.ts";
 import type { VisionTransformer } from "../model/vit.ts";
 import { Rng, type RngState } from "../random.ts";
-import { clipScale, globalNorm } from "./clip.ts";
+import { clipScale } from "./clip.ts";
 import { ModelEma } from "./ema.ts";
 import { frozenNames } from "./freeze.ts";
-import { layerDecayScales } from "./layer_decay.ts";
-import { cutBatch, microBatchGrads, microBatchRng, type MicroGrads } from "./micro_grads.ts";
+import { cutBatch, microBatchGrads, microBatchRng } from "./micro_grads.ts";
 import type { EvalReplicas } from "./evaluate.ts";
-import { type RemoteMicroGrads, ReplicaPool } from "./replicas.ts";
-import { VitOptimizer } from "./optimizer.ts";
+import { type MirrorState, type RemoteMicroGrads, ReplicaPool } from "./replicas.ts";
+import { optimizerFromConfig, type VitOptimizer } from "./optimizer.ts";
+import { GradSum } from "./grad_sum.ts";
 import { learningRate, type ScheduleOptions } from "./schedule.ts";
 
 /** Reported after every optimizer step. */
@@ -125,6 +124,8 @@ export class Trainer {
   readonly #batches: BatchSource;
   #pool: ReplicaPool | null = null;
   #poolPaused = false;
+  /** Whether the step in progress was shared with the replicas (which then update their copies). */
+  #mirrored = false;
   /**
    * Milliseconds spent, summed over the steps so far, where a step's time goes besides its
    * kernels: waiting for the next batch, waiting for replicas, and the update (optimizer and
@@ -164,15 +165,7 @@ export class Trainer {
     this.ema = t.ema_decay > 0 ? new ModelEma(model, t.ema_decay, frozen) : null;
     this.#augment = augmentEnabled(config.augment);
     this.#batches = new BatchSource(train, this.norm, config.augment, config.run.prefetch);
-    this.optimizer = new VitOptimizer({
-      kind: t.optimizer,
-      lr: t.lr,
-      weightDecay: t.weight_decay,
-      betas: [t.betas[0]!, t.betas[1]!],
-      eps: t.eps,
-      momentum: t.momentum,
-      lrScales: layerDecayScales(names, model.shape.depth, t.layer_decay),
-    });
+    this.optimizer = optimizerFromConfig(t, names, model.shape.depth);
   }
 
   /**
@@ -243,6 +236,9 @@ export class Trainer {
     // Clipping is a factor the optimizer folds into its update, from the norm just read.
     const updateStart = performance.now();
     this.optimizer.applyGradients(this.trainable, out.grads, clipScale(gradNorm, t.grad_clip));
+    // The replicas applied the same update to their copies (they computed this step).
+    if (this.#mirrored) this.#pool!.inSyncAt = this.optimizer.step;
+    this.#mirrored = false;
     tf.dispose(out);
     this.ema?.update(this.model);
     this.timings.updateMs += performance.now() - updateStart;
@@ -252,7 +248,7 @@ export class Trainer {
 
   /** The whole batch at once: `stats` [3] is loss, correct, gradient norm. */
   #wholeBatch(batch: HostBatch, rng: Rng): { stats: tf.Tensor1D; grads: tf.Tensor[] } {
-    const sum = new _GradSum();
+    const sum = new GradSum();
     const smoothing = this.config.train.label_smoothing;
     sum.add(() => microBatchGrads(this.model, this.train, batch, rng, 1, smoothing, this.trainable));
     return sum.finish();
@@ -272,45 +268,76 @@ export class Trainer {
   ): Promise<{ stats: tf.Tensor1D; grads: tf.Tensor[] }> {
     const parts = cutBatch(batch, micro);
     const weight = micro / batch.labels.length;
-    const { ownEnd, remote } = this.#dispatch(parts, weight, epoch, globalStep);
+    const remote = this.#dispatch(parts, weight, epoch, globalStep);
     if (remote) this.timings.replicaSteps++;
+    const ownEnd = remote?.ownEnd ?? parts.length;
     const seed = this.config.train.seed;
     const smoothing = this.config.train.label_smoothing;
-    const sum = new _GradSum();
+    const sum = new GradSum();
     for (let m = 0; m < ownEnd; m++) {
       const rng = microBatchRng(seed, epoch, globalStep, m);
       sum.add(() => microBatchGrads(this.model, this.train, parts[m]!, rng, weight, smoothing, this.trainable));
     }
+    if (!remote) return sum.finish();
+    // The replicas update their own copies: each gets this thread's block now, summed, and the
+    // other replicas' micro-batches once they are here.
+    const head = sum.packed(ownEnd - 1);
+    for (let i = 0; i < remote.blocks.length; i++) {
+      this.#pool!.sendGrads(i, { token: remote.token, head });
+    }
     const waitStart = performance.now();
-    const results = (await remote) ?? [];
+    const results = await remote.results;
     this.timings.replicaWaitMs += performance.now() - waitStart;
     const shapes = this.trainable.map((p) => p.variable.shape);
     for (const r of results) sum.addPacked(r, shapes);
+    if (remote.blocks.length > 1) {
+      remote.blocks.forEach((block, i) => {
+        const mine = new Set(block.map((b) => b.m));
+        this.#pool!.sendGrads(i, { token: remote.token, rest: results.filter((r) => !mine.has(r.m)) });
+      });
+    }
+    this.#mirrored = true;
     return sum.finish();
   }
 
   /**
-   * Sends each replica its contiguous block of micro-batches with the current weights; this
-   * thread (replica 0) keeps the first block.
-   * @returns where this thread's block ends, and the replicas' results to come
+   * Sends each replica its contiguous block of micro-batches, with this thread's weights and
+   * optimizer state when their copies may differ; this thread (replica 0) keeps the first block.
+   * @returns where this thread's block ends, the step's token, each replica's block and their
+   *   results to come; null without replicas
    */
-  #dispatch(
-    parts: HostBatch[],
-    weight: number,
-    epoch: number,
-    globalStep: number,
-  ): { ownEnd: number; remote: Promise<RemoteMicroGrads[]> | null } {
-    if (this.#pool === null || this.#poolPaused) return { ownEnd: parts.length, remote: null };
-    const replicas = this.#pool.size + 1;
+  #dispatch(parts: HostBatch[], weight: number, epoch: number, globalStep: number): {
+    ownEnd: number;
+    token: number;
+    blocks: { m: number; part: HostBatch; weight: number }[][];
+    results: Promise<RemoteMicroGrads[]>;
+  } | null {
+    const pool = this.#pool;
+    if (pool === null || this.#poolPaused) return null;
+    const replicas = pool.size + 1;
     const start = (r: number) => Math.floor((r * parts.length) / replicas);
-    // Replicas run on CPU backends only, where a synchronous read is a copy out of memory: the
-    // replicas start sooner than after 80 awaited reads (1.8–2.8 ms a step measured).
-    const weights = this.model.params.list().map((p) => p.variable.dataSync() as Float32Array);
     const blocks = Array.from(
       { length: replicas - 1 },
       (_, i) => parts.slice(start(i + 1), start(i + 2)).map((part, j) => ({ m: start(i + 1) + j, part, weight })),
     );
-    return { ownEnd: start(1), remote: this.#pool.compute({ epoch, globalStep }, weights, blocks) };
+    const optStep = this.optimizer.step;
+    const sync = pool.inSyncAt === optStep ? undefined : this.#mirrorState();
+    const sent = pool.compute(
+      { epoch, globalStep, lr: this.optimizer.lr, optStep, total: parts.length, ...(sync ? { sync } : {}) },
+      blocks,
+    );
+    return { ownEnd: start(1), blocks, ...sent };
+  }
+
+  /** This thread's weights and optimizer state, for replicas whose copies may differ from them. */
+  #mirrorState(): MirrorState {
+    const { step, slots } = this.optimizer.state();
+    return {
+      // Replicas run on CPU backends only, where a synchronous read is a copy out of memory.
+      weights: this.model.params.list().map((p) => p.variable.dataSync() as Float32Array),
+      step,
+      slots: [...slots].map(([name, list]) => [name, list.map((t) => t.dataSync() as Float32Array)]),
+    };
   }
 
   /**
@@ -459,59 +486,5 @@ class _EpochRun {
       images,
       seconds: this.#seconds(),
     };
-  }
-}
-
-/**
- * Micro-batches' contributions summed in the order they are added, one alive at a time:
- * ((g0 + g1) + g2) + …, the same arithmetic wherever each was computed.
- */
-class _GradSum {
-  #sum: MicroGrads | null = null;
-
-  add(next: () => MicroGrads): void {
-    this.#fold((prev) => {
-      const r = next();
-      if (prev === null) return r;
-      return {
-        loss: tf.add(prev.loss, r.loss) as tf.Scalar,
-        correct: tf.add(prev.correct, r.correct) as tf.Scalar,
-        grads: prev.grads.map((g, i) => tf.add(g, r.grads[i]!)),
-      };
-    });
-  }
-
-  /** Adds a replica's micro-batch, its gradients packed in one buffer, in one kernel. */
-  addPacked(r: RemoteMicroGrads, shapes: number[][]): void {
-    this.#fold((prev) => {
-      const loss = tf.scalar(r.loss, "float32");
-      const correct = tf.scalar(r.correct, "float32");
-      // A split smaller than train.batch_size gives a batch with fewer micro-batches than
-      // replicas, and the first of them is then a replica's.
-      if (prev === null) return { loss, correct, grads: unpack(r.grads, shapes) };
-      return {
-        loss: tf.add(prev.loss, loss) as tf.Scalar,
-        correct: tf.add(prev.correct, correct) as tf.Scalar,
-        grads: addPacked(prev.grads, r.grads),
-      };
-    });
-  }
-
-  /** Replaces the running sum by `step(sum)`, freeing the old one. */
-  #fold(step: (prev: MicroGrads | null) => MicroGrads): void {
-    const prev = this.#sum;
-    this.#sum = tf.tidy(() => step(prev));
-    if (prev !== null) tf.dispose([prev.loss, prev.correct, ...prev.grads]);
-  }
-
-  /** @returns `stats` [3] (loss, correct, gradient norm) and the summed gradients */
-  finish(): { stats: tf.Tensor1D; grads: tf.Tensor[] } {
-    const total = this.#sum!;
-    const stats = tf.tidy(() => {
-      const norm = globalNorm(Object.fromEntries(total.grads.map((g, i) => [String(i), g])));
-      return tf.stack([total.loss, total.correct, norm]) as tf.Tensor1D;
-    });
-    tf.dispose([total.loss, total.correct]);
-    return { stats, grads: total.grads };
   }
 }

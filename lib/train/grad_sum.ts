@@ -1,0 +1,96 @@
+/**
+ * A step's micro-batches summed in micro-batch order, one running sum alive at a time:
+ * ((g0 + g1) + g2) + …, the same arithmetic wherever each was computed. The trainer and the
+ * replicas (which apply the same summed gradient themselves) both fold with it.
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { addPacked, unpack } from "../backend/add_packed.ts";
+import { globalNorm } from "./clip.ts";
+import type { MicroGrads } from "./micro_grads.ts";
+import type { RemoteMicroGrads } from "./replicas.ts";
+
+/** The running sum of a step's micro-batches. */
+export class GradSum {
+  #sum: MicroGrads | null = null;
+
+  add(next: () => MicroGrads): void {
+    this.#fold((prev) => {
+      const r = next();
+      return prev === null ? r : this.#plus(prev, r);
+    });
+  }
+
+  /**
+   * Adds a micro-batch computed earlier on this thread (a replica's own, kept while it waited for
+   * the micro-batches before it); the sum takes the tensors over.
+   */
+  addComputed(r: MicroGrads): void {
+    let taken = false;
+    this.#fold((prev) => {
+      if (prev !== null) return { ...this.#plus(prev, r) };
+      taken = true;
+      return r;
+    });
+    if (!taken) tf.dispose([r.loss, r.correct, ...r.grads]);
+  }
+
+  #plus(prev: MicroGrads, r: MicroGrads): MicroGrads {
+    return {
+      loss: tf.add(prev.loss, r.loss) as tf.Scalar,
+      correct: tf.add(prev.correct, r.correct) as tf.Scalar,
+      grads: prev.grads.map((g, i) => tf.add(g, r.grads[i]!)),
+    };
+  }
+
+  /**
+   * The sum so far as a replica receives it: loss and correct count as numbers, every gradient
+   * back to back in one buffer (the same values).
+   * @param m the last micro-batch it holds
+   * @returns the packed sum, or null before any micro-batch
+   */
+  packed(m: number): RemoteMicroGrads | null {
+    const sum = this.#sum;
+    if (sum === null) return null;
+    const grads = new Float32Array(sum.grads.reduce((n, g) => n + g.size, 0));
+    let offset = 0;
+    for (const g of sum.grads) {
+      grads.set(g.dataSync() as Float32Array, offset);
+      offset += g.size;
+    }
+    return { m, loss: sum.loss.dataSync()[0]!, correct: sum.correct.dataSync()[0]!, grads };
+  }
+
+  /** Adds a replica's micro-batch, its gradients packed in one buffer, in one kernel. */
+  addPacked(r: RemoteMicroGrads, shapes: number[][]): void {
+    this.#fold((prev) => {
+      const loss = tf.scalar(r.loss, "float32");
+      const correct = tf.scalar(r.correct, "float32");
+      // A split smaller than train.batch_size gives a batch with fewer micro-batches than
+      // replicas, and the first of them is then a replica's.
+      if (prev === null) return { loss, correct, grads: unpack(r.grads, shapes) };
+      return {
+        loss: tf.add(prev.loss, loss) as tf.Scalar,
+        correct: tf.add(prev.correct, correct) as tf.Scalar,
+        grads: addPacked(prev.grads, r.grads),
+      };
+    });
+  }
+
+  /** Replaces the running sum by `step(sum)`, freeing the old one. */
+  #fold(step: (prev: MicroGrads | null) => MicroGrads): void {
+    const prev = this.#sum;
+    this.#sum = tf.tidy(() => step(prev));
+    if (prev !== null) tf.dispose([prev.loss, prev.correct, ...prev.grads]);
+  }
+
+  /** @returns `stats` [3] (loss, correct, gradient norm) and the summed gradients */
+  finish(): { stats: tf.Tensor1D; grads: tf.Tensor[] } {
+    const total = this.#sum!;
+    const stats = tf.tidy(() => {
+      const norm = globalNorm(Object.fromEntries(total.grads.map((g, i) => [String(i), g])));
+      return tf.stack([total.loss, total.correct, norm]) as tf.Tensor1D;
+    });
+    tf.dispose([total.loss, total.correct]);
+    return { stats, grads: total.grads };
+  }
+}
