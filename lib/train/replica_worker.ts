@@ -57,8 +57,23 @@ interface _Pending {
 }
 let pending: _Pending | null = null;
 
+/** Steps that arrived while the one before waited for its micro-batches: run after its update. */
+const queued: Extract<ReplicaRequest, { kind: "step" }>[] = [];
+/** Micro-batches of a queued step that arrived before it started. */
+const early = new Map<number, Extract<ReplicaRequest, { kind: "grads" }>[]>();
+
 self.onmessage = async (e: MessageEvent<ReplicaRequest>) => {
   const m = e.data;
+  if (m.kind === "step" && pending) {
+    queued.push(m);
+    return;
+  }
+  await _handle(m);
+  // A step sent ahead runs as soon as this copy has the update before it.
+  while (!pending && queued.length > 0) await _handle(queued.shift()!);
+};
+
+async function _handle(m: ReplicaRequest): Promise<void> {
   let current: number | null = null;
   try {
     if (m.kind === "init") {
@@ -73,8 +88,21 @@ self.onmessage = async (e: MessageEvent<ReplicaRequest>) => {
       self.postMessage({ kind: "ready" } satisfies ReplicaReply);
       return;
     }
+    if (m.kind === "cancel") {
+      const i = queued.findIndex((q) => q.token === m.token);
+      if (i >= 0) queued.splice(i, 1);
+      early.delete(m.token);
+      if (pending?.token === m.token) {
+        for (const r of pending.own.values()) tf.dispose([r.loss, r.correct, ...r.grads]);
+        pending = null;
+      }
+      return;
+    }
     if (m.kind === "grads") {
-      if (pending?.token !== m.token) return;
+      if (pending?.token !== m.token) {
+        if (queued.some((q) => q.token === m.token)) early.set(m.token, [...(early.get(m.token) ?? []), m]);
+        return;
+      }
       if (m.head !== undefined) pending.head = m.head;
       for (const r of m.rest ?? []) pending.rest.set(r.m, r);
       _finishStep();
@@ -99,7 +127,6 @@ self.onmessage = async (e: MessageEvent<ReplicaRequest>) => {
       return;
     }
     if (broken) throw broken;
-    if (pending) throw new Error(`step ${m.globalStep + 1} arrived before the gradients of the one before it`);
     if (m.sync) _sync(m.sync);
     if (!mirrored || optimizer!.step !== m.optStep) {
       throw new Error(
@@ -107,6 +134,8 @@ self.onmessage = async (e: MessageEvent<ReplicaRequest>) => {
       );
     }
     pending = { token: m.token, lr: m.lr, total: m.total, own: new Map(), head: undefined, rest: new Map() };
+    const before = early.get(m.token) ?? [];
+    early.delete(m.token);
     const results: Extract<ReplicaReply, { kind: "result" }>["results"] = [];
     const buffers: ArrayBuffer[] = [];
     for (const job of m.parts) {
@@ -127,15 +156,21 @@ self.onmessage = async (e: MessageEvent<ReplicaRequest>) => {
       buffers.push(grads.buffer);
     }
     self.postMessage({ kind: "result", token: m.token, results } satisfies ReplicaReply, buffers);
+    for (const g of before) {
+      if (g.head !== undefined) pending.head = g.head;
+      for (const r of g.rest ?? []) pending.rest.set(r.m, r);
+    }
+    if (before.length > 0) _finishStep();
   } catch (err) {
     if (pending && m.kind === "step") {
       for (const r of pending.own.values()) tf.dispose([r.loss, r.correct, ...r.grads]);
       pending = null;
     }
     // Sent as data: Deno would otherwise print an "Uncaught (in worker)" trace of its own.
-    self.postMessage({ kind: "error", m: current, error: workerErrorData(err) } satisfies ReplicaReply);
+    const token = "token" in m ? m.token : null;
+    self.postMessage({ kind: "error", token, m: current, error: workerErrorData(err) } satisfies ReplicaReply);
   }
-};
+}
 
 /** Copies weights (every parameter, in order) into the model. */
 function _assign(values: Float32Array[]): void {
@@ -172,8 +207,15 @@ function _finishStep(): void {
   try {
     const shapes = trainable.map((t) => t.variable.shape);
     const sum = new GradSum();
-    if (p.head) sum.addPacked(p.head, shapes);
-    for (let m = first; m < p.total; m++) {
+    let from = first;
+    if (p.head && p.own.has(first)) {
+      // g0 + g1 as g1 + g0 (a float add is commutative, so the same bytes): this replica's own
+      // tensors, then the trainer's packed block added by one kernel, instead of unpacking it.
+      sum.addComputed(p.own.get(first)!);
+      sum.addPacked(p.head, shapes);
+      from = first + 1;
+    } else if (p.head) sum.addPacked(p.head, shapes);
+    for (let m = from; m < p.total; m++) {
       const own = p.own.get(m);
       if (own) sum.addComputed(own);
       else sum.addPacked(p.rest.get(m)!, shapes);

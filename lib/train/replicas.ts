@@ -51,6 +51,11 @@ export type ReplicaRequest =
     rest?: RemoteMicroGrads[];
   }
   | {
+    /** Drop a step sent ahead that will not run on the replicas (its result, if any, is ignored). */
+    kind: "cancel";
+    token: number;
+  }
+  | {
     /** Evaluate batches without dropout with the weights in the shared buffer. */
     kind: "eval";
     token: number;
@@ -96,7 +101,7 @@ export type ReplicaReply =
   | { kind: "ready" }
   | { kind: "result"; token: number; results: RemoteMicroGrads[] }
   | { kind: "evaluated"; token: number; results: BatchEval[] }
-  | { kind: "error"; m: number | null; error: WorkerErrorData };
+  | { kind: "error"; token: number | null; m: number | null; error: WorkerErrorData };
 
 /**
  * Views of a shared weights buffer, one per parameter in order: how the pool writes the weights
@@ -180,6 +185,8 @@ export class ReplicaPool implements EvalReplicas {
     const results = replies.then((all) =>
       all.flatMap((r) => r.kind === "result" ? r.results : []).sort((a, b) => a.m - b.m)
     );
+    // A step sent ahead may be withdrawn and never awaited: its failure is then no one's.
+    results.catch(() => {});
     return { token, results };
   }
 
@@ -195,6 +202,17 @@ export class ReplicaPool implements EvalReplicas {
     );
     // A buffer sent to several workers is copied, not moved.
     this.#workers[i]!.postMessage(message, this.#workers.length === 1 ? buffers : []);
+  }
+
+  /**
+   * Withdraws a step sent ahead (its micro-batches, computed or not, are dropped on every worker).
+   * @param token the step's token, as {@linkcode compute} returned it
+   */
+  cancel(token: number): void {
+    for (const w of this.#workers) {
+      _waiting.get(w)?.delete(token);
+      w.postMessage({ kind: "cancel", token } satisfies ReplicaRequest);
+    }
   }
 
   /**
@@ -250,20 +268,54 @@ export class ReplicaPool implements EvalReplicas {
   }
 }
 
+/**
+ * Requests to workers and their replies, matched by token: a step sent ahead is in flight beside
+ * the step before it. A worker's error rejects the request it names (every one of that worker's
+ * when it names none); a worker that dies rejects them all, with one line, never a hang.
+ */
+const _waiting = new WeakMap<
+  Worker,
+  Map<number, { resolve: (r: ReplicaReply) => void; reject: (e: Error) => void; what: string }>
+>();
+
 function _ask(worker: Worker, message: ReplicaRequest, what: string): Promise<ReplicaReply> {
-  return new Promise((resolve, reject) => {
+  let waiting = _waiting.get(worker);
+  if (!waiting) {
+    const list = new Map<number, { resolve: (r: ReplicaReply) => void; reject: (e: Error) => void; what: string }>();
+    waiting = list;
+    _waiting.set(worker, list);
+    const fail = (token: number | null, err: (what: string) => Error) => {
+      for (const [t, w] of [...list]) {
+        if (token !== null && t !== token) continue;
+        list.delete(t);
+        w.reject(err(w.what));
+      }
+    };
     worker.onmessage = (e: MessageEvent<ReplicaReply>) => {
       const r = e.data;
-      if (r.kind !== "error") return resolve(r);
-      const cause = errorFromWorker(r.error);
-      const where = r.m === null ? what : `${what}, micro-batch ${r.m + 1}`;
-      reject(new RunError(`${where} failed: ${cause.message}`, { cause }));
+      if (r.kind === "error") {
+        const cause = errorFromWorker(r.error);
+        return fail(r.token, (w) => {
+          const where = r.m === null ? w : `${w}, micro-batch ${r.m + 1}`;
+          return new RunError(`${where} failed: ${cause.message}`, { cause });
+        });
+      }
+      const token = "token" in r ? r.token : 0;
+      const w = list.get(token);
+      // A reply to a step withdrawn after it was sent ahead: no one waits for it.
+      if (!w) return;
+      list.delete(token);
+      w.resolve(r);
     };
     worker.onerror = (e: ErrorEvent) => {
       // A replica that died (a wasm abort) ends the run with one line, never a hang.
       e.preventDefault();
-      reject(new RunError(`${what} failed: ${e.message}`));
+      fail(null, (w) => new RunError(`${w} failed: ${e.message}`));
     };
+  }
+  const token = "token" in message ? message.token : 0;
+  return new Promise((resolve, reject) => {
+    waiting.set(token, { resolve, reject, what });
     worker.postMessage(message);
   });
 }

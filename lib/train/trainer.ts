@@ -126,6 +126,8 @@ export class Trainer {
   #poolPaused = false;
   /** Whether the step in progress was shared with the replicas (which then update their copies). */
   #mirrored = false;
+  /** The next batch, taken during the step before it, and the replicas' share of it when sent. */
+  #ahead: { next: Awaited<ReturnType<BatchSource["next"]>>; remote: _Dispatch | null } | null = null;
   /**
    * Milliseconds spent, summed over the steps so far, where a step's time goes besides its
    * kernels: waiting for the next batch, waiting for replicas, and the update (optimizer and
@@ -179,15 +181,22 @@ export class Trainer {
     const run = this.#beginEpoch(epoch, options.resume);
     for (let s = run.step; s < this.stepsPerEpoch; s++) {
       await run.yieldToEventLoop();
-      if (options.shouldStop?.()) return { done: false, progress: run.progress(s) };
+      if (options.shouldStop?.()) {
+        this.#cancelAhead();
+        return { done: false, progress: run.progress(s) };
+      }
       const globalStep = epoch * this.stepsPerEpoch + s;
       run.lr = learningRate(globalStep, this.schedule);
       this.optimizer.lr = run.lr;
+      // The batch and the replicas' share of it may have been handed out during the last step.
+      const ahead = this.#ahead;
+      this.#ahead = null;
       const batchStart = performance.now();
-      const next = await this.#batches.next();
+      const next = ahead?.next ?? await this.#batches.next();
       this.timings.batchWaitMs += performance.now() - batchStart;
       if (next.augmentRng) run.augmentRng = next.augmentRng;
-      const { loss, correct } = await this.#step(next.batch, run.rng, epoch, globalStep);
+      const last = s + 1 >= this.stepsPerEpoch;
+      const { loss, correct } = await this.#step(next.batch, run.rng, epoch, globalStep, ahead?.remote ?? null, last);
       run.add(loss, correct, next.batch.labels.length);
       options.onStep?.(run.event(s, globalStep, loss, correct / next.batch.labels.length));
     }
@@ -220,10 +229,14 @@ export class Trainer {
     rng: Rng,
     epoch: number,
     globalStep: number,
+    sent: _Dispatch | null,
+    lastInEpoch: boolean,
   ): Promise<{ loss: number; correct: number }> {
     const t = this.config.train;
     const micro = t.micro_batch > 0 && t.micro_batch < batch.labels.length ? t.micro_batch : 0;
-    const out = micro === 0 ? this.#wholeBatch(batch, rng) : await this.#microBatches(batch, micro, epoch, globalStep);
+    const out = micro === 0
+      ? this.#wholeBatch(batch, rng)
+      : await this.#microBatches(batch, micro, epoch, globalStep, sent, lastInEpoch);
     // One read-back per step: concurrent reads of several scalars returned stale values
     // on WebGPU under Deno, and one transfer is cheaper everywhere.
     const [loss, correct, gradNorm] = Array.from(await out.stats.data()) as [number, number, number];
@@ -265,10 +278,17 @@ export class Trainer {
     micro: number,
     epoch: number,
     globalStep: number,
+    sent: _Dispatch | null,
+    lastInEpoch: boolean,
   ): Promise<{ stats: tf.Tensor1D; grads: tf.Tensor[] }> {
     const parts = cutBatch(batch, micro);
     const weight = micro / batch.labels.length;
-    const remote = this.#dispatch(parts, weight, epoch, globalStep);
+    const remote = sent ?? this.#dispatch(parts, weight, {
+      epoch,
+      globalStep,
+      lr: this.optimizer.lr,
+      optStep: this.optimizer.step,
+    });
     if (remote) this.timings.replicaSteps++;
     const ownEnd = remote?.ownEnd ?? parts.length;
     const seed = this.config.train.seed;
@@ -285,6 +305,9 @@ export class Trainer {
     for (let i = 0; i < remote.blocks.length; i++) {
       this.#pool!.sendGrads(i, { token: remote.token, head });
     }
+    // The next step's micro-batches go out now, within the epoch: each replica starts them as
+    // soon as its copy has this step's update, without waiting for this thread's update.
+    if (!lastInEpoch) await this.#sendAhead(micro, epoch, globalStep + 1);
     const waitStart = performance.now();
     const results = await remote.results;
     this.timings.replicaWaitMs += performance.now() - waitStart;
@@ -306,12 +329,11 @@ export class Trainer {
    * @returns where this thread's block ends, the step's token, each replica's block and their
    *   results to come; null without replicas
    */
-  #dispatch(parts: HostBatch[], weight: number, epoch: number, globalStep: number): {
-    ownEnd: number;
-    token: number;
-    blocks: { m: number; part: HostBatch; weight: number }[][];
-    results: Promise<RemoteMicroGrads[]>;
-  } | null {
+  #dispatch(
+    parts: HostBatch[],
+    weight: number,
+    step: { epoch: number; globalStep: number; lr: number; optStep: number },
+  ): _Dispatch | null {
     const pool = this.#pool;
     if (pool === null || this.#poolPaused) return null;
     const replicas = pool.size + 1;
@@ -320,13 +342,40 @@ export class Trainer {
       { length: replicas - 1 },
       (_, i) => parts.slice(start(i + 1), start(i + 2)).map((part, j) => ({ m: start(i + 1) + j, part, weight })),
     );
-    const optStep = this.optimizer.step;
-    const sync = pool.inSyncAt === optStep ? undefined : this.#mirrorState();
-    const sent = pool.compute(
-      { epoch, globalStep, lr: this.optimizer.lr, optStep, total: parts.length, ...(sync ? { sync } : {}) },
-      blocks,
-    );
+    // A step sent ahead finds the copies one update further than now, as this thread will be.
+    const ahead = step.optStep > this.optimizer.step;
+    const sync = pool.inSyncAt === step.optStep || ahead ? undefined : this.#mirrorState();
+    const sent = pool.compute({ ...step, total: parts.length, ...(sync ? { sync } : {}) }, blocks);
     return { ownEnd: start(1), blocks, ...sent };
+  }
+
+  /**
+   * Takes the next batch now and, when the replicas' copies will have this step's update, hands
+   * them their micro-batches of it (the next step's learning rate, the optimizer one update on).
+   */
+  async #sendAhead(micro: number, epoch: number, globalStep: number): Promise<void> {
+    const batchStart = performance.now();
+    const next = await this.#batches.next();
+    this.timings.batchWaitMs += performance.now() - batchStart;
+    const n = next.batch.labels.length;
+    // The replicas compute this step, so their copies will have its update as this thread will.
+    const remote = micro < n
+      ? this.#dispatch(cutBatch(next.batch, micro), micro / n, {
+        epoch,
+        globalStep,
+        lr: learningRate(globalStep, this.schedule),
+        optStep: this.optimizer.step + 1,
+      })
+      : null;
+    this.#ahead = { next, remote };
+  }
+
+  /** Withdraws micro-batches sent ahead for a step that will not run on the replicas. */
+  #cancelAhead(): void {
+    const ahead = this.#ahead;
+    if (!ahead?.remote) return;
+    this.#pool?.cancel(ahead.remote.token);
+    this.#ahead = { next: ahead.next, remote: null };
   }
 
   /** This thread's weights and optimizer state, for replicas whose copies may differ from them. */
@@ -374,6 +423,7 @@ export class Trainer {
    */
   set replicasInUse(on: boolean) {
     this.#poolPaused = !on;
+    if (!on) this.#cancelAhead();
   }
 
   /**
@@ -487,4 +537,15 @@ class _EpochRun {
       seconds: this.#seconds(),
     };
   }
+}
+
+/**
+ * A step's micro-batches handed to the replicas: where this thread's block ends, the step's token,
+ * each replica's block, and their results to come.
+ */
+interface _Dispatch {
+  ownEnd: number;
+  token: number;
+  blocks: { m: number; part: HostBatch; weight: number }[][];
+  results: Promise<RemoteMicroGrads[]>;
 }
