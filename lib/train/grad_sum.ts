@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { addPacked, unpack } from "../backend/add_packed.ts";
+import type { WasmInternals } from "../backend/kernel_types.ts";
 import { globalNorm } from "./clip.ts";
 import type { MicroGrads } from "./micro_grads.ts";
 import type { RemoteMicroGrads } from "./replicas.ts";
@@ -51,13 +52,7 @@ export class GradSum {
   packed(m: number): RemoteMicroGrads | null {
     const sum = this.#sum;
     if (sum === null) return null;
-    const grads = new Float32Array(sum.grads.reduce((n, g) => n + g.size, 0));
-    let offset = 0;
-    for (const g of sum.grads) {
-      grads.set(g.dataSync() as Float32Array, offset);
-      offset += g.size;
-    }
-    return { m, loss: sum.loss.dataSync()[0]!, correct: sum.correct.dataSync()[0]!, grads };
+    return { m, loss: sum.loss.dataSync()[0]!, correct: sum.correct.dataSync()[0]!, grads: packTensors(sum.grads) };
   }
 
   /** Adds a replica's micro-batch, its gradients packed in one buffer, in one kernel. */
@@ -93,4 +88,22 @@ export class GradSum {
     tf.dispose([total.loss, total.correct]);
     return { stats, grads: total.grads };
   }
+}
+
+/**
+ * Tensors' values back to back in one new buffer. On the wasm backend each is read where it
+ * lives in the heap (one copy; `dataSync` would copy it out first), elsewhere through `dataSync`.
+ * @param tensors float32 tensors, in order
+ * @returns their values, packed
+ */
+export function packTensors(tensors: readonly tf.Tensor[]): Float32Array<ArrayBuffer> {
+  const out = new Float32Array(tensors.reduce((n, g) => n + g.size, 0));
+  const backend = tf.backend() as unknown as Partial<WasmInternals>;
+  const heap = tf.getBackend() === "wasm" && typeof backend.typedArrayFromHeap === "function";
+  let offset = 0;
+  for (const t of tensors) {
+    out.set(heap ? backend.typedArrayFromHeap!(t) : t.dataSync() as Float32Array, offset);
+    offset += t.size;
+  }
+  return out;
 }

@@ -21,7 +21,7 @@ import { VisionTransformer, vitShapeFromConfig } from "../model/vit.ts";
 import type { Param } from "../model/params.ts";
 import { clipScale } from "./clip.ts";
 import { frozenNames } from "./freeze.ts";
-import { GradSum } from "./grad_sum.ts";
+import { GradSum, packTensors } from "./grad_sum.ts";
 import { optimizerFromConfig, type VitOptimizer } from "./optimizer.ts";
 import { type BatchEval, evalBatchTensors } from "./evaluate.ts";
 import { microBatchGrads, microBatchRng, type MicroGrads } from "./micro_grads.ts";
@@ -146,14 +146,9 @@ async function _handle(m: ReplicaRequest): Promise<void> {
         microBatchGrads(model!, init!.shape, job.part, rng, job.weight, init!.config.train.label_smoothing, trainable)
       );
       pending.own.set(job.m, r);
-      const grads = new Float32Array(r.grads.reduce((n, g) => n + g.size, 0));
-      let offset = 0;
-      for (const g of r.grads) {
-        grads.set(g.dataSync() as Float32Array, offset);
-        offset += g.size;
-      }
+      const grads = packTensors(r.grads);
       results.push({ m: job.m, loss: r.loss.dataSync()[0]!, correct: r.correct.dataSync()[0]!, grads });
-      buffers.push(grads.buffer);
+      buffers.push(grads.buffer as ArrayBuffer);
     }
     self.postMessage({ kind: "result", token: m.token, results } satisfies ReplicaReply, buffers);
     for (const g of before) {
