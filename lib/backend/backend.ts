@@ -31,11 +31,11 @@ export interface BackendInfo {
 
 /**
  * How much faster blas trains than wasm: vit-small's images/s on the 2-core development machine,
- * the median of 3 runs of `deno task bench configs/vit-small.yaml --backend blas --backend wasm`
- * with the config's two micro-batches on two replicas and the fused SIMD kernels (2,413 against
- * 1,440; docs/backends.md).
+ * the median of the ratios of 6 runs of `deno task bench configs/vit-small.yaml --backend blas
+ * --backend wasm` with the config's two micro-batches on two replicas, the fused SIMD kernels and
+ * blas's fused block (2,659 against 1,097 images/s, medians; docs/backends.md).
  */
-export const BLAS_SPEEDUP_OVER_WASM = 1.7;
+export const BLAS_SPEEDUP_OVER_WASM = 2.3;
 
 /**
  * Initialises a backend and makes it tfjs's active one.
