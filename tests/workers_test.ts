@@ -53,6 +53,21 @@ Deno.test("run.workers=1, 2 and 3 train byte-identical runs", async () => {
   assertSameBytes(one.runDir, three.runDir);
 });
 
+Deno.test("each replica's own update matches the trainer's for SGD, Adam, layer decay, frozen tensors and clipping", async () => {
+  const dir = tempDir();
+  for (
+    const [i, extra] of [
+      ["train.optimizer=sgd", "train.momentum=0.9", "train.grad_clip=0.05"],
+      ["train.optimizer=adam", "train.layer_decay=0.7", "train.freeze=[patch_embed, blocks.0.]"],
+    ].entries()
+  ) {
+    const cfg = [...COMMON, "train.epochs=2", ...extra];
+    const one = await runExperiment(tinyConfig([...cfg, "run.workers=1"]), { runsDir: join(dir, `${i}-1`) });
+    const two = await runExperiment(tinyConfig([...cfg, "run.workers=2"]), { runsDir: join(dir, `${i}-2`) });
+    assertSameBytes(one.runDir, two.runDir);
+  }
+});
+
 Deno.test("stopped mid-epoch under run.workers=2, resumed under run.workers=1: identical to an uninterrupted run", async () => {
   const dir = tempDir();
   const full = await runExperiment(tinyConfig([...COMMON, "run.workers=1"]), { runsDir: join(dir, "full") });
