@@ -5,10 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { InterruptedError } from "../lib/errors.ts";
+import { DivergedError, InterruptedError } from "../lib/errors.ts";
 import { resumeExperiment, runExperiment } from "../lib/runs/experiment.ts";
 import { recordProducts } from "../lib/backend/blas.ts";
 import { loadTrainVal } from "../lib/data/splits.ts";
+import { loadConfig } from "../lib/config/load.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../lib/model/vit.ts";
 import { Trainer } from "../lib/train/trainer.ts";
 import { tempDir, tinyConfig, useWasm } from "./_helpers.ts";
@@ -66,6 +67,31 @@ Deno.test("each replica's own update matches the trainer's for SGD, Adam, layer 
     const two = await runExperiment(tinyConfig([...cfg, "run.workers=2"]), { runsDir: join(dir, `${i}-2`) });
     assertSameBytes(one.runDir, two.runDir);
   }
+});
+
+Deno.test("a run that diverges with replicas stops with DivergedError: no hang, no stray failure from the step sent ahead", async () => {
+  const dir = tempDir();
+  // vit-tiny's synthetic images scaled by 1/std = 1e6 and plain SGD at lr 10 without clipping
+  // blow up within a few epochs (tests/repro_test.ts), here with two replicas.
+  const blowUp = [
+    "train.micro_batch=16",
+    "run.workers=2",
+    "train.lr=10",
+    "train.epochs=4",
+    "train.grad_clip=0",
+    "train.optimizer=sgd",
+    "train.warmup_epochs=0",
+    "train.schedule=constant",
+    "data.std=[1.0e-6]",
+    "run.backend=wasm",
+  ];
+  const config = loadConfig(new URL("../configs/vit-tiny.yaml", import.meta.url).pathname, { overrides: blowUp });
+  let replicas = 0;
+  const events = { onStart: (i: { replicas: number }) => (replicas = i.replicas) };
+  const err = await runExperiment(config, { runsDir: dir, events }).catch((e) => e);
+  assert.equal(replicas, 2);
+  assert.ok(err instanceof DivergedError, String(err));
+  assert.match(err.message, /training diverged at epoch \d+, step \d+/);
 });
 
 Deno.test("stopped mid-epoch under run.workers=2, resumed under run.workers=1: identical to an uninterrupted run", async () => {
