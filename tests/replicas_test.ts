@@ -29,19 +29,24 @@ Deno.test("a micro-batch that throws in a replica names the replica, the step an
     await useWasm();
     const model = new VisionTransformer(vitShapeFromConfig(config), 0);
     const weights = model.params.list().map((p) => p.variable.dataSync() as Float32Array);
+    const floats = weights.reduce((n, w) => n + w.length, 0);
     model.dispose();
     const sync = { weights, step: 6, slots: [] };
     // Labels for 4 images but pixels for none: the replica's tensors cannot be built.
     const part = { pixels: new Float32Array(0), labels: new Int32Array(4), targets: null };
     const step = { epoch: 0, globalStep: 6, lr: 1e-3, optStep: 6, total: 4, sync };
     await assert.rejects(
-      pool.compute(step, [[{ m: 2, part, weight: 0.5 }]]).results,
+      pool.compute(step, [[{ m: 2, part, weight: 0.5 }]], floats).results,
       (e) => e instanceof RunError && /^replica 1, step 7, micro-batch 3 failed: /.test(e.message),
     );
     // A step whose copy is not the trainer's (no state sent, another optimizer step) is refused.
     const good = { pixels: new Float32Array(4 * 64), labels: new Int32Array(4), targets: null };
     await assert.rejects(
-      pool.compute({ epoch: 0, globalStep: 6, lr: 1e-3, optStep: 9, total: 4 }, [[{ m: 2, part: good, weight: 0.5 }]])
+      pool.compute(
+        { epoch: 0, globalStep: 6, lr: 1e-3, optStep: 9, total: 4 },
+        [[{ m: 2, part: good, weight: 0.5 }]],
+        floats,
+      )
         .results,
       (e) => e instanceof RunError && /step 7 failed: its copy of the model is not the trainer's/.test(e.message),
     );

@@ -47,12 +47,14 @@ export class GradSum {
    * The sum so far as a replica receives it: loss and correct count as numbers, every gradient
    * back to back in one buffer (the same values).
    * @param m the last micro-batch it holds
+   * @param into where to pack the gradients (a new buffer when not given)
    * @returns the packed sum, or null before any micro-batch
    */
-  packed(m: number): RemoteMicroGrads | null {
+  packed(m: number, into?: Float32Array): RemoteMicroGrads | null {
     const sum = this.#sum;
     if (sum === null) return null;
-    return { m, loss: sum.loss.dataSync()[0]!, correct: sum.correct.dataSync()[0]!, grads: packTensors(sum.grads) };
+    const grads = packTensors(sum.grads, into);
+    return { m, loss: sum.loss.dataSync()[0]!, correct: sum.correct.dataSync()[0]!, grads };
   }
 
   /** Adds a replica's micro-batch, its gradients packed in one buffer, in one kernel. */
@@ -94,10 +96,16 @@ export class GradSum {
  * Tensors' values back to back in one new buffer. On the wasm backend each is read where it
  * lives in the heap (one copy; `dataSync` would copy it out first), elsewhere through `dataSync`.
  * @param tensors float32 tensors, in order
+ * @param into where to write them (exactly their length); a new buffer when not given
  * @returns their values, packed
  */
-export function packTensors(tensors: readonly tf.Tensor[]): Float32Array<ArrayBuffer> {
-  const out = new Float32Array(tensors.reduce((n, g) => n + g.size, 0));
+export function packTensors<T extends Float32Array = Float32Array<ArrayBuffer>>(
+  tensors: readonly tf.Tensor[],
+  into?: T,
+): T {
+  const total = tensors.reduce((n, g) => n + g.size, 0);
+  if (into && into.length !== total) throw new Error(`packing ${total} values into ${into.length}`);
+  const out = (into ?? new Float32Array(total)) as T;
   const backend = tf.backend() as unknown as Partial<WasmInternals>;
   const heap = tf.getBackend() === "wasm" && typeof backend.typedArrayFromHeap === "function";
   let offset = 0;

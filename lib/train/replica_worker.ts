@@ -26,6 +26,8 @@ import { optimizerFromConfig, type VitOptimizer } from "./optimizer.ts";
 import { type BatchEval, evalBatchTensors } from "./evaluate.ts";
 import { microBatchGrads, microBatchRng, type MicroGrads } from "./micro_grads.ts";
 import {
+  exchangeView,
+  type GradExchange,
   type MirrorState,
   type RemoteMicroGrads,
   type ReplicaReply,
@@ -40,6 +42,8 @@ let init: Extract<ReplicaRequest, { kind: "init" }> | null = null;
 /** Views of the trainer's shared weights buffer, one per parameter in order. */
 let weights: Float32Array[] = [];
 let optimizer: VitOptimizer | null = null;
+/** The shared memory this replica's gradients go through. */
+let exchange: GradExchange | null = null;
 /** False once the model holds other weights than the trainer's copy (an evaluation's). */
 let mirrored = false;
 /** An update that failed, reported with the next step. */
@@ -133,12 +137,13 @@ async function _handle(m: ReplicaRequest): Promise<void> {
         `its copy of the model is not the trainer's (optimizer step ${optimizer!.step}, the trainer's ${m.optStep})`,
       );
     }
+    if (m.exchange) exchange = m.exchange;
     pending = { token: m.token, lr: m.lr, total: m.total, own: new Map(), head: undefined, rest: new Map() };
     const before = early.get(m.token) ?? [];
     early.delete(m.token);
     const results: Extract<ReplicaReply, { kind: "result" }>["results"] = [];
-    const buffers: ArrayBuffer[] = [];
-    for (const job of m.parts) {
+    const ex = exchange!;
+    for (const [j, job] of m.parts.entries()) {
       current = job.m;
       const rng = microBatchRng(init!.config.train.seed, m.epoch, m.globalStep, job.m);
       // Kept (tf.tidy returns them) until the micro-batches before it arrive.
@@ -146,11 +151,11 @@ async function _handle(m: ReplicaRequest): Promise<void> {
         microBatchGrads(model!, init!.shape, job.part, rng, job.weight, init!.config.train.label_smoothing, trainable)
       );
       pending.own.set(job.m, r);
-      const grads = packTensors(r.grads);
+      // Into this step's slot of the shared exchange: the reply carries where, not the values.
+      const grads = packTensors(r.grads, exchangeView(ex.results, ex.floats, m.slot, j, ex.parts));
       results.push({ m: job.m, loss: r.loss.dataSync()[0]!, correct: r.correct.dataSync()[0]!, grads });
-      buffers.push(grads.buffer as ArrayBuffer);
     }
-    self.postMessage({ kind: "result", token: m.token, results } satisfies ReplicaReply, buffers);
+    self.postMessage({ kind: "result", token: m.token, results } satisfies ReplicaReply);
     for (const g of before) {
       if (g.head !== undefined) pending.head = g.head;
       for (const r of g.rest ?? []) pending.rest.set(r.m, r);

@@ -37,6 +37,10 @@ export type ReplicaRequest =
     total: number;
     /** The trainer's weights and optimizer state, when the replica's copy may differ from them. */
     sync?: MirrorState;
+    /** Which of the two slots of the gradient exchange this step's gradients use. */
+    slot: number;
+    /** The shared memory gradients travel through, sent once (and again when it is replaced). */
+    exchange?: GradExchange;
     parts: { m: number; part: HostBatch; weight: number }[];
   }
   | {
@@ -72,6 +76,42 @@ export interface MirrorState {
   weights: Float32Array[];
   step: number;
   slots: [string, Float32Array[]][];
+}
+
+/**
+ * Shared memory through which a step's gradients travel between the trainer and one worker,
+ * allocated once and reused: two slots, one per step parity, so that the gradients of a step are
+ * never overwritten before everyone who needs them has read them (the next step's are written to
+ * the other slot, and the one after only once every replica has applied this step's update).
+ */
+export interface GradExchange {
+  /** Floats in one packed set of gradients (every trainable parameter's). */
+  floats: number;
+  /** The trainer's summed block: 2 slots of `floats`. Shared by every worker. */
+  head: SharedArrayBuffer;
+  /** This worker's micro-batches: 2 slots of `parts` × `floats`. */
+  results: SharedArrayBuffer;
+  /** Micro-batches a worker computes in a step, at most. */
+  parts: number;
+}
+
+/**
+ * A packed set of gradients inside a shared buffer.
+ * @param buffer the exchange's head or results buffer
+ * @param floats floats in one set
+ * @param slot the step's slot (0 or 1)
+ * @param index which set within the slot (a worker's j-th micro-batch)
+ * @param perSlot sets in a slot
+ * @returns a view of `floats` values
+ */
+export function exchangeView(
+  buffer: SharedArrayBuffer,
+  floats: number,
+  slot: number,
+  index = 0,
+  perSlot = 1,
+): Float32Array {
+  return new Float32Array(buffer, (slot * perSlot + index) * floats * 4, floats);
 }
 
 /**
@@ -164,6 +204,10 @@ export class ReplicaPool implements EvalReplicas {
 
   /** The trainer's optimizer step at which every replica's copy is known to equal its own (null: unknown). */
   inSyncAt: number | null = null;
+  #exchange:
+    | { floats: number; parts: number; head: SharedArrayBuffer; results: SharedArrayBuffer[]; sent: boolean[] }
+    | null = null;
+  #steps = 0;
 
   /**
    * Hands each worker its micro-batches of a step.
@@ -176,10 +220,17 @@ export class ReplicaPool implements EvalReplicas {
   compute(
     step: Pick<Extract<ReplicaRequest, { kind: "step" }>, "epoch" | "globalStep" | "lr" | "optStep" | "total" | "sync">,
     perWorker: { m: number; part: HostBatch; weight: number }[][],
-  ): { token: number; results: Promise<RemoteMicroGrads[]> } {
+    floats: number,
+  ): { token: number; head: Float32Array; results: Promise<RemoteMicroGrads[]> } {
     const token = ++this.#token;
+    const slot = this.#steps++ % 2;
+    const ex = this.#exchangeFor(floats, Math.max(1, ...perWorker.map((p) => p.length)));
     const replies = Promise.all(perWorker.map((parts, i) => {
-      const message: ReplicaRequest = { kind: "step", token, ...step, parts };
+      const exchange = ex.sent[i]
+        ? {}
+        : { exchange: { floats, parts: ex.parts, head: ex.head, results: ex.results[i]! } };
+      ex.sent[i] = true;
+      const message: ReplicaRequest = { kind: "step", token, ...step, slot, ...exchange, parts };
       return _ask(this.#workers[i]!, message, `replica ${i + 1}, step ${step.globalStep + 1}`);
     }));
     const results = replies.then((all) =>
@@ -187,7 +238,22 @@ export class ReplicaPool implements EvalReplicas {
     );
     // A step sent ahead may be withdrawn and never awaited: its failure is then no one's.
     results.catch(() => {});
-    return { token, results };
+    return { token, head: exchangeView(ex.head, floats, slot), results };
+  }
+
+  /** The gradient exchange for sets of `floats` and up to `parts` micro-batches a worker, made when it does not fit. */
+  #exchangeFor(floats: number, parts: number) {
+    const ex = this.#exchange;
+    if (ex && ex.floats === floats && ex.parts >= parts) return ex;
+    const shared = (n: number) => new SharedArrayBuffer(n * 4);
+    this.#exchange = {
+      floats,
+      parts,
+      head: shared(2 * floats),
+      results: this.#workers.map(() => shared(2 * parts * floats)),
+      sent: this.#workers.map(() => false),
+    };
+    return this.#exchange;
   }
 
   /**
@@ -196,12 +262,8 @@ export class ReplicaPool implements EvalReplicas {
    * @param grads the step's token, and the trainer's summed block and/or other replicas' micro-batches
    */
   sendGrads(i: number, grads: Omit<Extract<ReplicaRequest, { kind: "grads" }>, "kind">): void {
-    const message: ReplicaRequest = { kind: "grads", ...grads };
-    const buffers = [...(grads.head ? [grads.head] : []), ...(grads.rest ?? [])].map((r) =>
-      r.grads.buffer as ArrayBuffer
-    );
-    // A buffer sent to several workers is copied, not moved.
-    this.#workers[i]!.postMessage(message, this.#workers.length === 1 ? buffers : []);
+    // The gradients are views of the shared exchange: the message carries where, not the values.
+    this.#workers[i]!.postMessage({ kind: "grads", ...grads } satisfies ReplicaRequest);
   }
 
   /**

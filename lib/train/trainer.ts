@@ -301,7 +301,7 @@ export class Trainer {
     if (!remote) return sum.finish();
     // The replicas update their own copies: each gets this thread's block now, summed, and the
     // other replicas' micro-batches once they are here.
-    const head = sum.packed(ownEnd - 1);
+    const head = sum.packed(ownEnd - 1, remote.head);
     for (let i = 0; i < remote.blocks.length; i++) {
       this.#pool!.sendGrads(i, { token: remote.token, head });
     }
@@ -345,7 +345,8 @@ export class Trainer {
     // A step sent ahead finds the copies one update further than now, as this thread will be.
     const ahead = step.optStep > this.optimizer.step;
     const sync = pool.inSyncAt === step.optStep || ahead ? undefined : this.#mirrorState();
-    const sent = pool.compute({ ...step, total: parts.length, ...(sync ? { sync } : {}) }, blocks);
+    const floats = this.trainable.reduce((n, p) => n + p.variable.size, 0);
+    const sent = pool.compute({ ...step, total: parts.length, ...(sync ? { sync } : {}) }, blocks, floats);
     return { ownEnd: start(1), blocks, ...sent };
   }
 
@@ -546,6 +547,8 @@ class _EpochRun {
 interface _Dispatch {
   ownEnd: number;
   token: number;
+  /** Where this thread packs its block's summed gradients for the replicas. */
+  head: Float32Array;
   blocks: { m: number; part: HostBatch; weight: number }[][];
   results: Promise<RemoteMicroGrads[]>;
 }
