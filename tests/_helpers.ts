@@ -160,3 +160,18 @@ export const ADAM_CASES: AdamHyper[] = [
   },
   { stepSize: 2e-3, beta1: 0.8, beta2: 0.99, sqrtBias2: 0.3, eps: 1e-6, gradScale: 0.37, l2: 0.01, decayFactor: 1 },
 ];
+
+/**
+ * Overrides under which vit-tiny's synthetic images (scaled by 1/std = 1e6) and plain SGD at lr
+ * 10 without clipping blow up within a few epochs: a run that must diverge.
+ */
+export const DIVERGING: readonly string[] = [
+  "train.lr=10",
+  "train.epochs=4",
+  "train.grad_clip=0",
+  "train.optimizer=sgd",
+  "train.warmup_epochs=0",
+  "train.schedule=constant",
+  "data.std=[1.0e-6]",
+  "run.backend=wasm",
+];

@@ -12,7 +12,7 @@ import { loadTrainVal } from "../lib/data/splits.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../lib/model/vit.ts";
 import { Trainer } from "../lib/train/trainer.ts";
 import { readSummary } from "../lib/runs/summary.ts";
-import { tempDir, tinyConfig } from "./_helpers.ts";
+import { DIVERGING, tempDir, tinyConfig } from "./_helpers.ts";
 
 /** metrics.csv without the two timing columns, which differ from run to run by nature. */
 function metricsWithoutTiming(runDir: string): string {
@@ -114,18 +114,8 @@ Deno.test("resume refuses a missing, corrupt or foreign state and changes nothin
 Deno.test("a diverging run stops with status diverged; its checkpoints are those of the last good epoch", async () => {
   await initBackend("wasm");
   const dir = tempDir();
-  // Inputs scaled by 1/std = 1e6 and plain SGD at lr 10 without clipping blow up within a few epochs.
   const config = loadConfig(new URL("../configs/vit-tiny.yaml", import.meta.url).pathname, {
-    overrides: [
-      "train.lr=10",
-      "train.epochs=4",
-      "train.grad_clip=0",
-      "train.optimizer=sgd",
-      "train.warmup_epochs=0",
-      "train.schedule=constant",
-      "data.std=[1.0e-6]",
-      "run.backend=wasm",
-    ],
+    overrides: [...DIVERGING],
   });
   const err = await runExperiment(config, { runsDir: dir }).catch((e) => e);
   assert.ok(err instanceof DivergedError, String(err));

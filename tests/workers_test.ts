@@ -12,7 +12,7 @@ import { loadTrainVal } from "../lib/data/splits.ts";
 import { loadConfig } from "../lib/config/load.ts";
 import { VisionTransformer, vitShapeFromConfig } from "../lib/model/vit.ts";
 import { Trainer } from "../lib/train/trainer.ts";
-import { tempDir, tinyConfig, useWasm } from "./_helpers.ts";
+import { DIVERGING, tempDir, tinyConfig, useWasm } from "./_helpers.ts";
 
 await useWasm();
 
@@ -71,20 +71,7 @@ Deno.test("each replica's own update matches the trainer's for SGD, Adam, layer 
 
 Deno.test("a run that diverges with replicas stops with DivergedError: no hang, no stray failure from the step sent ahead", async () => {
   const dir = tempDir();
-  // vit-tiny's synthetic images scaled by 1/std = 1e6 and plain SGD at lr 10 without clipping
-  // blow up within a few epochs (tests/repro_test.ts), here with two replicas.
-  const blowUp = [
-    "train.micro_batch=16",
-    "run.workers=2",
-    "train.lr=10",
-    "train.epochs=4",
-    "train.grad_clip=0",
-    "train.optimizer=sgd",
-    "train.warmup_epochs=0",
-    "train.schedule=constant",
-    "data.std=[1.0e-6]",
-    "run.backend=wasm",
-  ];
+  const blowUp = [...DIVERGING, "train.micro_batch=16", "run.workers=2"];
   const config = loadConfig(new URL("../configs/vit-tiny.yaml", import.meta.url).pathname, { overrides: blowUp });
   let replicas = 0;
   const events = { onStart: (i: { replicas: number }) => (replicas = i.replicas) };

@@ -258,28 +258,11 @@ export function useBlasMatMul(on: boolean): void {
  * the calls its BatchMatMul kernels made, so the same bytes. Call it again after the heap grows.
  */
 function _heapProduct(heap: ArrayBuffer): HeapSgemm {
-  openBlas();
-  const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(heap)));
-  const f = _lib!.symbols.cblas_sgemm_at;
-  return (transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc) => {
+  const sgemm = _heapCall(heap);
+  return (transA, transB, m, n, k, ...rest) => {
     _setThreads(m * n * k >= BLAS_PARALLEL_MIN_MACS ? _maxThreads! : 1);
     _recording?.push({ m, n, k, transA, transB, batch: 1 });
-    f(
-      _ROW_MAJOR,
-      transA ? _TRANS : _NO_TRANS,
-      transB ? _TRANS : _NO_TRANS,
-      m,
-      n,
-      k,
-      alpha,
-      base + BigInt(a),
-      lda,
-      base + BigInt(b),
-      ldb,
-      0,
-      base + BigInt(c),
-      ldc,
-    );
+    sgemm(transA, transB, m, n, k, ...rest);
   };
 }
 
@@ -288,16 +271,23 @@ function _heapProduct(heap: ArrayBuffer): HeapSgemm {
  * products are far below {@linkcode BLAS_PARALLEL_MIN_MACS}). Call it again after the heap grows.
  */
 function _heapSgemm(heap: ArrayBuffer, shapes: readonly ProductShape[]): HeapSgemm {
-  openBlas();
+  const sgemm = _heapCall(heap);
   _setThreads(1);
   if (_recording) _recording.push(...shapes);
+  return sgemm;
+}
+
+/** `cblas_sgemm` (row-major, C's old values ignored) over a wasm heap at byte offsets. */
+function _heapCall(heap: ArrayBuffer): HeapSgemm {
+  openBlas();
   const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(heap)));
   const f = _lib!.symbols.cblas_sgemm_at;
+  const T = (t: boolean) => (t ? _TRANS : _NO_TRANS);
   return (transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc) =>
     f(
       _ROW_MAJOR,
-      transA ? _TRANS : _NO_TRANS,
-      transB ? _TRANS : _NO_TRANS,
+      T(transA),
+      T(transB),
       m,
       n,
       k,
