@@ -205,6 +205,9 @@ export class Trainer {
 
   /** Sets up an epoch (or the rest of one): data order, random streams, running sums, batches. */
   #beginEpoch(epoch: number, resume: EpochProgress | undefined): _EpochRun {
+    // A batch taken ahead by a stopped epoch belongs to that epoch's plan, not to this one.
+    this.#cancelAhead();
+    this.#ahead = null;
     if (resume && resume.epoch !== epoch) throw new Error(`resume position is in epoch ${resume.epoch}, not ${epoch}`);
     const t = this.config.train;
     const order = Rng.fromSeed(t.seed, `shuffle/${epoch}`).permutation(this.train.count);
