@@ -8,7 +8,7 @@
  * step's learning rate, and the trainer's weights and optimizer state when the copy needs them),
  * `grads` (the micro-batches it did not compute) and `eval` (batches to evaluate, with the shared
  * buffer of the weights the first time). Out: `ready`, one `result` per step (each micro-batch's
- * loss, correct count and gradients packed in one buffer, transferred), one `evaluated` per
+ * loss, correct count and gradients, packed into this step's slot of the shared exchange), one `evaluated` per
  * evaluation (each batch's loss, correct count and logits), or `error` (the error as data, and
  * the micro-batch it happened in). An update that fails is reported with the next step.
  */
