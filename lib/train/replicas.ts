@@ -330,6 +330,9 @@ export class ReplicaPool implements EvalReplicas {
   }
 }
 
+/** Workers that died, with why. */
+const _dead = new WeakMap<Worker, string>();
+
 /**
  * Requests to workers and their replies, matched by token: a step sent ahead is in flight beside
  * the step before it. A worker's error rejects the request it names (every one of that worker's
@@ -370,12 +373,16 @@ function _ask(worker: Worker, message: ReplicaRequest, what: string): Promise<Re
       w.resolve(r);
     };
     worker.onerror = (e: ErrorEvent) => {
-      // A replica that died (a wasm abort) ends the run with one line, never a hang.
+      // A replica that died (a wasm abort) ends the run with one line, never a hang: the requests
+      // waiting now and any made later.
       e.preventDefault();
+      _dead.set(worker, e.message);
       fail(null, (w) => new RunError(`${w} failed: ${e.message}`));
     };
   }
   const token = "token" in message ? message.token : 0;
+  const died = _dead.get(worker);
+  if (died !== undefined) return Promise.reject(new RunError(`${what} failed: ${died}`));
   return new Promise((resolve, reject) => {
     waiting.set(token, { resolve, reject, what });
     worker.postMessage(message);
