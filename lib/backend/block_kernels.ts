@@ -112,13 +112,28 @@ function _layout(rows: number, d: number, hid: number, b: number, h: number, t: 
     s1: rows * 2, // norm1's (μ, r) per row
     s2: rows * 2, // norm2's
   };
-  let at = 0;
-  const off = {} as Record<keyof typeof parts, number>;
-  for (const [k, n] of Object.entries(parts) as [keyof typeof parts, number][]) {
-    off[k] = at;
-    at += n;
+  return _offsets(parts);
+}
+
+/** Parts laid back to back: each one's offset in floats, and the floats in all. */
+function _offsets<K extends string>(parts: Record<K, number>): { off: Record<K, number>; total: number } {
+  let total = 0;
+  const off = {} as Record<K, number>;
+  for (const [k, n] of Object.entries(parts) as [K, number][]) {
+    off[k] = total;
+    total += n;
   }
-  return { off, total: at };
+  return { off, total };
+}
+
+/** Byte offsets in the heap of parts at float offsets from `base`. */
+function _bytes<K extends string>(base: number, off: Record<K, number>): Record<K, number> {
+  return Object.fromEntries(Object.entries(off).map(([k, v]) => [k, base + (v as number) * _F])) as Record<K, number>;
+}
+
+/** A tensor's byte offset in the heap (0 for one not given). */
+function _heapAt(be: _WasmBackend): (t: tf.TensorInfo | undefined) => number {
+  return (t) => (t ? be.typedArrayFromHeap(t).byteOffset : 0);
 }
 
 function _sizes(x: tf.TensorInfo, fc1w: tf.TensorInfo, a: BlockAttrs) {
@@ -159,9 +174,8 @@ function _block({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
   const scratch = _scratch(be, 0, [a.dp1, a.dp2]);
   try {
     // Offsets only after every allocation (one may grow the heap; offsets stay valid).
-    const at = (t: tf.TensorInfo | undefined) => (t ? be.typedArrayFromHeap(t).byteOffset : 0);
-    const W = at(ws);
-    const o = Object.fromEntries(Object.entries(off).map(([k, v]) => [k, W + v * _F])) as typeof off;
+    const at = _heapAt(be);
+    const o = _bytes(at(ws), off);
     const [x, Y] = [at(i.x), at(y)];
     const k = simdKernels(be);
     const gemm = () => _gemm!(be.wasm.asm.memory.buffer as ArrayBuffer);
@@ -212,21 +226,14 @@ function _blockGrad({ inputs, backend, attrs }: _Args): tf.TensorInfo[] {
   const grads = Object.fromEntries(names.map((n) => [n, out(shapes[n])])) as Record<BlockParamName, tf.TensorInfo>;
   // Scratch: dm, dg (then du in place), dh2, dx1, da, datt [R, D] or [R, hidden], dqkv [R, 3D], dh.
   const rd = rows * d;
-  const parts = { dm: rd, dg: rows * hid, dh2: rd, dx1: rd, da: rd, datt: rd, dqkv: 3 * rd, dh: rd };
-  const floats = Object.values(parts).reduce((s, n) => s + n, 0);
-  const scratch = _scratch(be, floats, [a.dp1, a.dp2]);
+  const work = _offsets({ dm: rd, dg: rows * hid, dh2: rd, dx1: rd, da: rd, datt: rd, dqkv: 3 * rd, dh: rd });
+  const scratch = _scratch(be, work.total, [a.dp1, a.dp2]);
   // float64 column sums (8-byte aligned, as malloc gives): sum_rows' and LayerNorm's.
   const acc = scratch.alloc(2 * Math.max(3 * d, hid, 2 * d));
   try {
-    const at = (t: tf.TensorInfo | undefined) => (t ? be.typedArrayFromHeap(t).byteOffset : 0);
-    const W = at(i.ws);
-    const o = Object.fromEntries(Object.entries(off).map(([k, v]) => [k, W + v * _F])) as typeof off;
-    let next = scratch.work;
-    const s = {} as Record<keyof typeof parts, number>;
-    for (const [k, n] of Object.entries(parts) as [keyof typeof parts, number][]) {
-      s[k] = next;
-      next += n * _F;
-    }
+    const at = _heapAt(be);
+    const o = _bytes(at(i.ws), off);
+    const s = _bytes(scratch.work, work.off);
     const [x, dy, DX] = [at(i.x), at(i.dy), at(dx)];
     const gd = (n: BlockParamName) => at(grads[n]);
     const k = simdKernels(be);

@@ -15,7 +15,7 @@ import {
 import type { Rng } from "../random.ts";
 import { Attention } from "./attention.ts";
 import type { ForwardContext } from "./context.ts";
-import { dropPath } from "./dropout.ts";
+import { dropPath, dropPathScales } from "./dropout.ts";
 import { LayerNorm } from "./layer_norm.ts";
 import { Mlp } from "./mlp.ts";
 import type { ParamStore } from "./params.ts";
@@ -122,8 +122,8 @@ export class Block {
   applyFused(x: tf.Tensor3D, ctx: ForwardContext): tf.Tensor3D {
     const b = x.shape[0];
     // Drawn in applyStream's order (attention's branch, then the MLP's), as tf.dropout draws them.
-    const dp1 = _dropPathScales(b, this.dropPathRate, ctx);
-    const dp2 = _dropPathScales(b, this.dropPathRate, ctx);
+    const dp1 = dropPathScales(b, this.dropPathRate, ctx);
+    const dp2 = dropPathScales(b, this.dropPathRate, ctx);
     const attrs: BlockAttrs & { qkvBias: boolean } = {
       batch: b,
       heads: this.attn.heads,
@@ -149,6 +149,8 @@ export class Block {
       ["fc2b", this.mlp.fc2.bias],
     ];
     const held = params.filter((p): p is [BlockParamName, tf.Variable] => p[1] !== null);
+    // The backward reads the weights from the variables: nothing updates them before the gradients are taken.
+    const weights = Object.fromEntries(held.filter(([n]) => n.endsWith("w")));
     const kernelAttrs = attrs as unknown as tf.NamedAttrMap;
     const fn = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const save = args[args.length - 1] as tf.GradSaveFunc;
@@ -158,32 +160,16 @@ export class Block {
       save([input, ws!]);
       return {
         value: y!,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          // The weights are read from the variables: nothing updates them before the gradients are taken.
-          const weights = Object.fromEntries(held.filter(([n]) => n.endsWith("w")));
-          return tf.engine().runKernel(
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+          tf.engine().runKernel(
             BLOCK_GRAD_KERNEL,
             { dy, x: saved[0]!, ws: saved[1]!, ...weights },
             kernelAttrs,
-          ) as tf.Tensor[];
-        },
+          ) as tf.Tensor[],
       };
     });
     return fn(x, ...held.map(([, v]) => v)) as tf.Tensor3D;
   }
-}
-
-/**
- * Drop-path's multipliers for b images, as tf.dropout computes them with a [B, 1, 1] noise shape:
- * floor(u + keep)/keep in float32, u uniform from the context's next seed; null when inactive.
- */
-function _dropPathScales(b: number, rate: number, ctx: ForwardContext): Float32Array | null {
-  if (!ctx.training || rate <= 0) return null;
-  if (!ctx.rng) throw new Error("dropout in training needs ctx.rng");
-  const seed = ctx.rng.seed();
-  const u = tf.tidy(() => tf.randomUniform([b, 1, 1], 0, 1, "float32", seed).dataSync());
-  const keep = Math.fround(1 - rate);
-  return Float32Array.from(u, (v) => Math.floor(Math.fround(v + keep)) / keep);
 }
 
 /** The residual stream between blocks as x + branch, the add left to the LayerNorm that follows it. */

@@ -11,9 +11,15 @@ import type { ForwardContext } from "./context.ts";
  * @returns x with the mask applied
  */
 export function dropout(x: tf.Tensor, rate: number, ctx: ForwardContext, noiseShape?: number[]): tf.Tensor {
-  if (!ctx.training || rate <= 0) return x;
+  const seed = _seed(rate, ctx);
+  return seed === null ? x : tf.dropout(x, rate, noiseShape, seed);
+}
+
+/** The next mask seed while training at a positive rate; null when dropout is off. */
+function _seed(rate: number, ctx: ForwardContext): number | null {
+  if (!ctx.training || rate <= 0) return null;
   if (!ctx.rng) throw new Error("dropout in training needs ctx.rng");
-  return tf.dropout(x, rate, noiseShape, ctx.rng.seed());
+  return ctx.rng.seed();
 }
 
 /**
@@ -25,4 +31,21 @@ export function dropout(x: tf.Tensor, rate: number, ctx: ForwardContext, noiseSh
  */
 export function dropPath(x: tf.Tensor3D, rate: number, ctx: ForwardContext): tf.Tensor3D {
   return dropout(x, rate, ctx, [x.shape[0], 1, 1]) as tf.Tensor3D;
+}
+
+/**
+ * Drop-path's per-image multipliers, for a kernel that applies them itself (the fused block): the
+ * values {@linkcode dropPath} multiplies by, from the same draw of the context's stream (tf.dropout's
+ * floor(u + keep)/keep in float32 over a [B, 1, 1] uniform draw).
+ * @param b images
+ * @param rate drop probability of this block
+ * @param ctx forward context
+ * @returns each image's multiplier (0 or 1/keep); null when drop-path is off
+ */
+export function dropPathScales(b: number, rate: number, ctx: ForwardContext): Float32Array | null {
+  const seed = _seed(rate, ctx);
+  if (seed === null) return null;
+  const u = tf.tidy(() => tf.randomUniform([b, 1, 1], 0, 1, "float32", seed).dataSync());
+  const keep = Math.fround(1 - rate);
+  return Float32Array.from(u, (v) => Math.floor(Math.fround(v + keep)) / keep);
 }

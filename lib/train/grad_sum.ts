@@ -26,13 +26,9 @@ export class GradSum {
    * the micro-batches before it); the sum takes the tensors over.
    */
   addComputed(r: MicroGrads): void {
-    let taken = false;
-    this.#fold((prev) => {
-      if (prev !== null) return { ...this.#plus(prev, r) };
-      taken = true;
-      return r;
-    });
-    if (!taken) tf.dispose([r.loss, r.correct, ...r.grads]);
+    const first = this.#sum === null;
+    this.add(() => r);
+    if (!first) tf.dispose([r.loss, r.correct, ...r.grads]);
   }
 
   #plus(prev: MicroGrads, r: MicroGrads): MicroGrads {

@@ -28,7 +28,7 @@ import { microBatchGrads, microBatchRng, type MicroGrads } from "./micro_grads.t
 import {
   exchangeView,
   type GradExchange,
-  type MirrorState,
+  type MirrorSync,
   type RemoteMicroGrads,
   type ReplicaReply,
   type ReplicaRequest,
@@ -97,7 +97,7 @@ async function _handle(m: ReplicaRequest): Promise<void> {
       if (i >= 0) queued.splice(i, 1);
       early.delete(m.token);
       if (pending?.token === m.token) {
-        for (const r of pending.own.values()) tf.dispose([r.loss, r.correct, ...r.grads]);
+        _drop(pending);
         pending = null;
       }
       return;
@@ -163,7 +163,7 @@ async function _handle(m: ReplicaRequest): Promise<void> {
     if (before.length > 0) _finishStep();
   } catch (err) {
     if (pending && m.kind === "step") {
-      for (const r of pending.own.values()) tf.dispose([r.loss, r.correct, ...r.grads]);
+      _drop(pending);
       pending = null;
     }
     // Sent as data: Deno would otherwise print an "Uncaught (in worker)" trace of its own.
@@ -183,8 +183,9 @@ function _assign(values: Float32Array[]): void {
 }
 
 /** Takes the trainer's weights and optimizer state as this replica's copy. */
-function _sync(state: MirrorState): void {
-  _assign(state.weights);
+function _sync(state: MirrorSync): void {
+  if (state.weights) weights = weightViews(state.weights);
+  _assign(weights);
   const shapes = new Map(model!.params.list().map((p) => [p.name, p.variable.shape]));
   const slots = new Map(
     state.slots.map(([name, values]) => [name, values.map((v) => tf.tensor(v, shapes.get(name)!, "float32"))]),
@@ -231,6 +232,12 @@ function _finishStep(): void {
     tf.dispose([out.stats, ...out.grads]);
   } catch (err) {
     broken = err;
-    for (const r of p.own.values()) tf.dispose([r.loss, r.correct, ...r.grads]);
+    _drop(p);
   }
+}
+
+/** Frees the micro-batches a step computed here and no sum took over. */
+function _drop(p: _Pending): void {
+  for (const r of p.own.values()) tf.dispose([r.loss, r.correct, ...r.grads]);
+  p.own.clear();
 }

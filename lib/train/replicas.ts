@@ -36,7 +36,7 @@ export type ReplicaRequest =
     /** Micro-batches in the step, all replicas together. */
     total: number;
     /** The trainer's weights and optimizer state, when the replica's copy may differ from them. */
-    sync?: MirrorState;
+    sync?: MirrorSync;
     /** Which of the two slots of the gradient exchange this step's gradients use. */
     slot: number;
     /** The shared memory gradients travel through, sent once (and again when it is replaced). */
@@ -77,6 +77,12 @@ export interface MirrorState {
   step: number;
   slots: [string, Float32Array[]][];
 }
+
+/**
+ * A {@linkcode MirrorState} as a step carries it: the weights through the shared buffer that
+ * evaluation uses too (the buffer itself the first time a worker is sent it).
+ */
+export type MirrorSync = Omit<MirrorState, "weights"> & { weights?: SharedWeights };
 
 /**
  * Shared memory through which a step's gradients travel between the trainer and one worker,
@@ -218,11 +224,15 @@ export class ReplicaPool implements EvalReplicas {
    * @throws {RunError} naming the replica and the micro-batch when one fails
    */
   compute(
-    step: Pick<Extract<ReplicaRequest, { kind: "step" }>, "epoch" | "globalStep" | "lr" | "optStep" | "total" | "sync">,
+    step: Pick<Extract<ReplicaRequest, { kind: "step" }>, "epoch" | "globalStep" | "lr" | "optStep" | "total"> & {
+      sync?: MirrorState;
+    },
     perWorker: { m: number; part: HostBatch; weight: number }[][],
     floats: number,
   ): { token: number; head: Float32Array; results: Promise<RemoteMicroGrads[]> } {
     const token = ++this.#token;
+    const { sync, ...rest } = step;
+    const shared = sync ? this.#share(sync.weights) : null;
     const slot = this.#steps++ % 2;
     const ex = this.#exchangeFor(floats, Math.max(1, ...perWorker.map((p) => p.length)));
     const replies = Promise.all(perWorker.map((parts, i) => {
@@ -230,7 +240,10 @@ export class ReplicaPool implements EvalReplicas {
         ? {}
         : { exchange: { floats, parts: ex.parts, head: ex.head, results: ex.results[i]! } };
       ex.sent[i] = true;
-      const message: ReplicaRequest = { kind: "step", token, ...step, slot, ...exchange, parts };
+      const mirror = sync && shared
+        ? { sync: { step: sync.step, slots: sync.slots, ...this.#bufferFor(shared, i) } }
+        : {};
+      const message: ReplicaRequest = { kind: "step", token, ...rest, ...mirror, slot, ...exchange, parts };
       return _ask(this.#workers[i]!, message, `replica ${i + 1}, step ${step.globalStep + 1}`);
     }));
     const results = replies.then((all) =>
@@ -298,9 +311,9 @@ export class ReplicaPool implements EvalReplicas {
   }
 
   /**
-   * The buffer for worker i's evaluation message, when it has not been sent it yet. Each replica
-   * copies the weights out before it computes, and this thread writes new ones only after every
-   * reply: the buffer is never read while written.
+   * The weights buffer for worker i's message (an evaluation, or a step that syncs its copy), when
+   * it has not been sent it yet. Each replica copies the weights out before it computes, and this
+   * thread writes new ones only after every reply: the buffer is never read while written.
    */
   #bufferFor(shared: _SharedWeights, i: number): { weights?: SharedWeights } {
     if (shared.sent[i]) return {};
@@ -309,8 +322,8 @@ export class ReplicaPool implements EvalReplicas {
   }
 
   /**
-   * Writes the weights into the buffer the replicas read to evaluate, making one the first time
-   * (or when the parameters' sizes change).
+   * Writes the weights into the buffer the replicas read to evaluate or to take as their copy,
+   * making one the first time (or when the parameters' sizes change).
    */
   #share(weights: Float32Array[]): _SharedWeights {
     const sizes = weights.map((w) => w.length);
@@ -338,15 +351,15 @@ const _dead = new WeakMap<Worker, string>();
  * the step before it. A worker's error rejects the request it names (every one of that worker's
  * when it names none); a worker that dies rejects them all, with one line, never a hang.
  */
-const _waiting = new WeakMap<
-  Worker,
-  Map<number, { resolve: (r: ReplicaReply) => void; reject: (e: Error) => void; what: string }>
->();
+const _waiting = new WeakMap<Worker, Map<number, _Waiter>>();
+
+/** A request awaiting its reply, and what it was (for its error). */
+type _Waiter = { resolve: (r: ReplicaReply) => void; reject: (e: Error) => void; what: string };
 
 function _ask(worker: Worker, message: ReplicaRequest, what: string): Promise<ReplicaReply> {
   let waiting = _waiting.get(worker);
   if (!waiting) {
-    const list = new Map<number, { resolve: (r: ReplicaReply) => void; reject: (e: Error) => void; what: string }>();
+    const list = new Map<number, _Waiter>();
     waiting = list;
     _waiting.set(worker, list);
     const fail = (token: number | null, err: (what: string) => Error) => {

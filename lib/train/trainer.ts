@@ -124,8 +124,8 @@ export class Trainer {
   readonly #batches: BatchSource;
   #pool: ReplicaPool | null = null;
   #poolPaused = false;
-  /** Whether the step in progress was shared with the replicas (which then update their copies). */
-  #mirrored = false;
+  /** Values in one packed set of gradients (every trainable parameter's). */
+  readonly #gradFloats: number;
   /** The next batch, taken during the step before it, and the replicas' share of it when sent. */
   #ahead: { next: Awaited<ReturnType<BatchSource["next"]>>; remote: _Dispatch | null } | null = null;
   /**
@@ -164,6 +164,7 @@ export class Trainer {
     const names = model.params.list().map((p) => p.name);
     const frozen = frozenNames(names, t.freeze);
     this.trainable = model.params.list().filter((p) => !frozen.has(p.name));
+    this.#gradFloats = this.trainable.reduce((n, p) => n + p.variable.size, 0);
     this.ema = t.ema_decay > 0 ? new ModelEma(model, t.ema_decay, frozen) : null;
     this.#augment = augmentEnabled(config.augment);
     this.#batches = new BatchSource(train, this.norm, config.augment, config.run.prefetch);
@@ -237,7 +238,7 @@ export class Trainer {
   ): Promise<{ loss: number; correct: number }> {
     const t = this.config.train;
     const micro = t.micro_batch > 0 && t.micro_batch < batch.labels.length ? t.micro_batch : 0;
-    const out = micro === 0
+    const out: { stats: tf.Tensor1D; grads: tf.Tensor[]; mirrored?: boolean } = micro === 0
       ? this.#wholeBatch(batch, rng)
       : await this.#microBatches(batch, micro, epoch, globalStep, sent, lastInEpoch);
     // One read-back per step: concurrent reads of several scalars returned stale values
@@ -253,8 +254,7 @@ export class Trainer {
     const updateStart = performance.now();
     this.optimizer.applyGradients(this.trainable, out.grads, clipScale(gradNorm, t.grad_clip));
     // The replicas applied the same update to their copies (they computed this step).
-    if (this.#mirrored) this.#pool!.inSyncAt = this.optimizer.step;
-    this.#mirrored = false;
+    if (out.mirrored) this.#pool!.inSyncAt = this.optimizer.step;
     tf.dispose(out);
     this.ema?.update(this.model);
     this.timings.updateMs += performance.now() - updateStart;
@@ -283,7 +283,7 @@ export class Trainer {
     globalStep: number,
     sent: _Dispatch | null,
     lastInEpoch: boolean,
-  ): Promise<{ stats: tf.Tensor1D; grads: tf.Tensor[] }> {
+  ): Promise<{ stats: tf.Tensor1D; grads: tf.Tensor[]; mirrored?: boolean }> {
     const parts = cutBatch(batch, micro);
     const weight = micro / batch.labels.length;
     const remote = sent ?? this.#dispatch(parts, weight, {
@@ -322,8 +322,7 @@ export class Trainer {
         this.#pool!.sendGrads(i, { token: remote.token, rest: results.filter((r) => !mine.has(r.m)) });
       });
     }
-    this.#mirrored = true;
-    return sum.finish();
+    return { ...sum.finish(), mirrored: true };
   }
 
   /**
@@ -348,8 +347,7 @@ export class Trainer {
     // A step sent ahead finds the copies one update further than now, as this thread will be.
     const ahead = step.optStep > this.optimizer.step;
     const sync = pool.inSyncAt === step.optStep || ahead ? undefined : this.#mirrorState();
-    const floats = this.trainable.reduce((n, p) => n + p.variable.size, 0);
-    const sent = pool.compute({ ...step, total: parts.length, ...(sync ? { sync } : {}) }, blocks, floats);
+    const sent = pool.compute({ ...step, total: parts.length, ...(sync ? { sync } : {}) }, blocks, this.#gradFloats);
     return { ownEnd: start(1), blocks, ...sent };
   }
 
